@@ -1,0 +1,376 @@
+//! Services and integrations: create, read, update, retire. Configuration changes are recorded on
+//! the service timeline.
+
+use crate::error::Attempt;
+use crate::rows::{self, INTEGRATION_COLS, SERVICE_COLS};
+use crate::timeline::{append, NewEvent};
+use deadpool_postgres::{Pool, Transaction};
+use firebreak_core::service::{
+    Integration, IntegrationPatch, NewIntegration, NewService, Service, ServicePatch,
+};
+use firebreak_core::store::{Page, PageRequest, StoreError};
+use firebreak_core::timeline::{kinds, Actor};
+use firebreak_core::timestamp::Timestamp;
+use serde_json::json;
+
+async fn service_event(
+    tx: &Transaction<'_>,
+    service_id: i64,
+    kind: &str,
+    actor: &Actor,
+    now: Timestamp,
+    payload: serde_json::Value,
+) -> Attempt<()> {
+    append(
+        tx,
+        NewEvent {
+            incident_id: None,
+            service_id: Some(service_id),
+            alert_id: None,
+            kind,
+            actor,
+            at: now,
+            payload,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn create(
+    pool: &Pool,
+    new: &NewService,
+    actor: &Actor,
+    now: Timestamp,
+) -> Attempt<Service> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let stmt = tx
+        .prepare_cached(&format!(
+            "INSERT INTO services AS s (name, description, auto_resolve_incidents, created_at, updated_at) \
+             VALUES ($1, $2, $3, fb_ts($4), fb_ts($4)) RETURNING {SERVICE_COLS}"
+        ))
+        .await?;
+    let row = tx
+        .query_one(
+            &stmt,
+            &[
+                &new.name,
+                &new.description,
+                &new.auto_resolve_incidents,
+                &now.as_millis(),
+            ],
+        )
+        .await?;
+    let service = rows::service(&row)?;
+    service_event(
+        &tx,
+        service.id.0,
+        kinds::SERVICE_CREATED,
+        actor,
+        now,
+        json!({"name": new.name}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(service)
+}
+
+async fn get_in(tx: &Transaction<'_>, id: i64, lock: bool) -> Attempt<Option<Service>> {
+    let sql = format!(
+        "SELECT {SERVICE_COLS} FROM services s WHERE s.id = $1 AND s.deleted_at IS NULL{}",
+        if lock { " FOR UPDATE" } else { "" }
+    );
+    let stmt = tx.prepare_cached(&sql).await?;
+    match tx.query_opt(&stmt, &[&id]).await? {
+        Some(row) => Ok(Some(rows::service(&row)?)),
+        None => Ok(None),
+    }
+}
+
+pub(crate) async fn get(pool: &Pool, id: i64) -> Attempt<Option<Service>> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(&format!(
+            "SELECT {SERVICE_COLS} FROM services s WHERE s.id = $1 AND s.deleted_at IS NULL"
+        ))
+        .await?;
+    match client.query_opt(&stmt, &[&id]).await? {
+        Some(row) => Ok(Some(rows::service(&row)?)),
+        None => Ok(None),
+    }
+}
+
+pub(crate) async fn list(pool: &Pool, page: PageRequest) -> Attempt<Page<Service>> {
+    let limit = rows::limit(page.limit);
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(&format!(
+            "SELECT {SERVICE_COLS} FROM services s WHERE s.deleted_at IS NULL AND s.id < $1 ORDER BY s.id DESC LIMIT $2"
+        ))
+        .await?;
+    let found = client
+        .query(
+            &stmt,
+            &[&page.cursor.unwrap_or(i64::MAX), &(i64::from(limit) + 1)],
+        )
+        .await?;
+    Ok(Page::from_rows(
+        rows::all(&found, rows::service)?,
+        limit,
+        |s| s.id.0,
+    ))
+}
+
+pub(crate) async fn update(
+    pool: &Pool,
+    id: i64,
+    patch: &ServicePatch,
+    actor: &Actor,
+    now: Timestamp,
+) -> Attempt<Option<Service>> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let Some(before) = get_in(&tx, id, true).await? else {
+        return Ok(None);
+    };
+    let name = patch.name.as_ref().unwrap_or(&before.name);
+    let description = patch.description.as_ref().unwrap_or(&before.description);
+    let auto = patch
+        .auto_resolve_incidents
+        .unwrap_or(before.auto_resolve_incidents);
+    let stmt = tx
+        .prepare_cached(&format!(
+            "UPDATE services AS s SET name = $2, description = $3, auto_resolve_incidents = $4, updated_at = fb_ts($5) \
+             WHERE s.id = $1 RETURNING {SERVICE_COLS}"
+        ))
+        .await?;
+    let row = tx
+        .query_one(&stmt, &[&id, name, description, &auto, &now.as_millis()])
+        .await?;
+    let after = rows::service(&row)?;
+    service_event(
+        &tx,
+        id,
+        kinds::SERVICE_UPDATED,
+        actor,
+        now,
+        json!({"before": before, "after": after}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Some(after))
+}
+
+pub(crate) async fn delete(pool: &Pool, id: i64, actor: &Actor, now: Timestamp) -> Attempt<bool> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let stmt = tx
+        .prepare_cached(
+            "UPDATE services SET deleted_at = fb_ts($2), updated_at = fb_ts($2) WHERE id = $1 AND deleted_at IS NULL",
+        )
+        .await?;
+    if tx.execute(&stmt, &[&id, &now.as_millis()]).await? == 0 {
+        return Ok(false);
+    }
+    let stmt = tx
+        .prepare_cached(
+            "UPDATE integrations SET deleted_at = fb_ts($2), updated_at = fb_ts($2) WHERE service_id = $1 AND deleted_at IS NULL",
+        )
+        .await?;
+    tx.execute(&stmt, &[&id, &now.as_millis()]).await?;
+    service_event(&tx, id, kinds::SERVICE_DELETED, actor, now, json!({})).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+pub(crate) async fn create_integration(
+    pool: &Pool,
+    service_id: i64,
+    new: &NewIntegration,
+    actor: &Actor,
+    now: Timestamp,
+) -> Attempt<Integration> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let stmt = tx
+        .prepare_cached("SELECT 1 FROM services WHERE id = $1 AND deleted_at IS NULL FOR SHARE")
+        .await?;
+    if tx.query_opt(&stmt, &[&service_id]).await?.is_none() {
+        return Err(StoreError::NotFound(format!("service {service_id}")).into());
+    }
+    let stmt = tx
+        .prepare_cached(&format!(
+            "INSERT INTO integrations AS i (service_id, kind, name, key, severity_override, auto_resolve_after_ms, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, fb_ts($7), fb_ts($7)) ON CONFLICT (key) DO NOTHING RETURNING {INTEGRATION_COLS}"
+        ))
+        .await?;
+    let row = tx
+        .query_opt(
+            &stmt,
+            &[
+                &service_id,
+                &new.kind.as_str(),
+                &new.name,
+                &new.key,
+                &new.severity_override.map(|s| s.as_str()),
+                &new.auto_resolve_after.map(|d| d.as_millis()),
+                &now.as_millis(),
+            ],
+        )
+        .await?;
+    let Some(row) = row else {
+        return Err(StoreError::Conflict(
+            "an integration with this key exists already; choose another key or omit it".into(),
+        )
+        .into());
+    };
+    let integration = rows::integration(&row)?;
+    service_event(
+        &tx,
+        service_id,
+        kinds::INTEGRATION_CREATED,
+        actor,
+        now,
+        json!({"integration_id": integration.id.to_string(), "kind": new.kind, "name": new.name}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(integration)
+}
+
+const LIVE_INTEGRATION: &str =
+    "i.deleted_at IS NULL AND EXISTS (SELECT 1 FROM services s WHERE s.id = i.service_id AND s.deleted_at IS NULL)";
+
+pub(crate) async fn get_integration(pool: &Pool, id: i64) -> Attempt<Option<Integration>> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(&format!(
+            "SELECT {INTEGRATION_COLS} FROM integrations i WHERE i.id = $1 AND {LIVE_INTEGRATION}"
+        ))
+        .await?;
+    match client.query_opt(&stmt, &[&id]).await? {
+        Some(row) => Ok(Some(rows::integration(&row)?)),
+        None => Ok(None),
+    }
+}
+
+pub(crate) async fn integration_by_key(pool: &Pool, key: &str) -> Attempt<Option<Integration>> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(&format!(
+            "SELECT {INTEGRATION_COLS} FROM integrations i WHERE i.key = $1 AND {LIVE_INTEGRATION}"
+        ))
+        .await?;
+    match client.query_opt(&stmt, &[&key]).await? {
+        Some(row) => Ok(Some(rows::integration(&row)?)),
+        None => Ok(None),
+    }
+}
+
+pub(crate) async fn list_integrations(pool: &Pool, service_id: i64) -> Attempt<Vec<Integration>> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(&format!(
+            "SELECT {INTEGRATION_COLS} FROM integrations i WHERE i.service_id = $1 AND {LIVE_INTEGRATION} ORDER BY i.id"
+        ))
+        .await?;
+    let found = client.query(&stmt, &[&service_id]).await?;
+    Ok(rows::all(&found, rows::integration)?)
+}
+
+async fn integration_for_update(tx: &Transaction<'_>, id: i64) -> Attempt<Option<Integration>> {
+    let stmt = tx
+        .prepare_cached(&format!(
+            "SELECT {INTEGRATION_COLS} FROM integrations i WHERE i.id = $1 AND {LIVE_INTEGRATION} FOR UPDATE OF i"
+        ))
+        .await?;
+    match tx.query_opt(&stmt, &[&id]).await? {
+        Some(row) => Ok(Some(rows::integration(&row)?)),
+        None => Ok(None),
+    }
+}
+
+pub(crate) async fn update_integration(
+    pool: &Pool,
+    id: i64,
+    patch: &IntegrationPatch,
+    actor: &Actor,
+    now: Timestamp,
+) -> Attempt<Option<Integration>> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let Some(before) = integration_for_update(&tx, id).await? else {
+        return Ok(None);
+    };
+    let name = patch.name.as_ref().unwrap_or(&before.name);
+    let severity = patch.severity_override.unwrap_or(before.severity_override);
+    let after_ms = patch
+        .auto_resolve_after
+        .unwrap_or(before.auto_resolve_after);
+    let stmt = tx
+        .prepare_cached(&format!(
+            "UPDATE integrations AS i SET name = $2, severity_override = $3, auto_resolve_after_ms = $4, updated_at = fb_ts($5) \
+             WHERE i.id = $1 RETURNING {INTEGRATION_COLS}"
+        ))
+        .await?;
+    let row = tx
+        .query_one(
+            &stmt,
+            &[
+                &id,
+                name,
+                &severity.map(|s| s.as_str()),
+                &after_ms.map(|d| d.as_millis()),
+                &now.as_millis(),
+            ],
+        )
+        .await?;
+    let after = rows::integration(&row)?;
+    service_event(
+        &tx,
+        before.service_id.0,
+        kinds::INTEGRATION_UPDATED,
+        actor,
+        now,
+        json!({"integration_id": id.to_string(), "before": redact(&before), "after": redact(&after)}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Some(after))
+}
+
+pub(crate) async fn delete_integration(
+    pool: &Pool,
+    id: i64,
+    actor: &Actor,
+    now: Timestamp,
+) -> Attempt<bool> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let Some(before) = integration_for_update(&tx, id).await? else {
+        return Ok(false);
+    };
+    let stmt = tx
+        .prepare_cached(
+            "UPDATE integrations SET deleted_at = fb_ts($2), updated_at = fb_ts($2) WHERE id = $1",
+        )
+        .await?;
+    tx.execute(&stmt, &[&id, &now.as_millis()]).await?;
+    service_event(
+        &tx,
+        before.service_id.0,
+        kinds::INTEGRATION_DELETED,
+        actor,
+        now,
+        json!({"integration_id": id.to_string(), "name": before.name}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// An integration as recorded in history: without its secret key.
+fn redact(i: &Integration) -> serde_json::Value {
+    json!({"name": i.name, "kind": i.kind, "severity_override": i.severity_override, "auto_resolve_after": i.auto_resolve_after})
+}

@@ -2,6 +2,7 @@
 //! resolve cascades onto incidents, change events, and alert reads.
 
 use crate::incidents::{ack_incident_row, resolve_incident_row};
+use crate::list_query::ListQuery;
 use crate::open_alerts::OpenAlert;
 use crate::rows::{self, db_err, to_json, ALERT_COLS};
 use crate::timeline::{append, NewEvent, Payload};
@@ -464,52 +465,22 @@ pub(crate) fn get(conn: &Connection, id: i64) -> StoreResult<Option<Alert>> {
 }
 
 pub(crate) fn list(conn: &Connection, f: &AlertFilter) -> StoreResult<Page<Alert>> {
-    let mut sql = format!("SELECT {ALERT_COLS} FROM alerts WHERE 1=1");
-    let mut args: Vec<rusqlite::types::Value> = Vec::new();
-    if !f.statuses.is_empty() {
-        let marks: Vec<String> = f
-            .statuses
-            .iter()
-            .map(|s| {
-                args.push(s.as_str().to_string().into());
-                format!("?{}", args.len())
-            })
-            .collect();
-        sql.push_str(&format!(" AND status IN ({})", marks.join(",")));
-    }
-    let mut push = |clause: &str, v: rusqlite::types::Value| {
-        args.push(v);
-        sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
-    };
+    let mut q = ListQuery::new(format!("SELECT {ALERT_COLS} FROM alerts WHERE 1=1"));
+    q.and_in("status", f.statuses.iter().map(|s| s.as_str()));
     if let Some(s) = f.service_id {
-        push(" AND service_id = ?", s.0.into());
+        q.and("service_id = ?", s.0);
     }
     if let Some(i) = f.incident_id {
-        push(" AND incident_id = ?", i.0.into());
+        q.and("incident_id = ?", i.0);
     }
     if let Some(sev) = f.severity {
-        push(" AND severity = ?", sev.as_str().to_string().into());
+        q.and("severity = ?", sev.as_str().to_string());
     }
     if let Some(t) = f.since {
-        push(" AND first_seen_at >= ?", t.as_millis().into());
+        q.and("first_seen_at >= ?", t.as_millis());
     }
     if let Some(t) = f.until {
-        push(" AND first_seen_at < ?", t.as_millis().into());
+        q.and("first_seen_at < ?", t.as_millis());
     }
-    if let Some(c) = f.page.cursor {
-        push(" AND id < ?", c.into());
-    }
-    let limit = f
-        .page
-        .limit
-        .clamp(1, firebreak_core::store::PageRequest::MAX_LIMIT);
-    sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", limit + 1));
-    let rows: Vec<Alert> = conn
-        .prepare_cached(&sql)
-        .map_err(db_err)?
-        .query_map(rusqlite::params_from_iter(args), rows::alert)
-        .map_err(db_err)?
-        .collect::<Result<_, _>>()
-        .map_err(db_err)?;
-    Ok(Page::from_rows(rows, limit, |a| a.id.0))
+    q.fetch(conn, "id", f.page, rows::alert, |a| a.id.0)
 }

@@ -2,6 +2,7 @@
 //! (lists, detail, timelines, open counts).
 
 use crate::alerts::{ack_alert_row, resolve_alert_row};
+use crate::list_query::ListQuery;
 use crate::rows::{self, db_err, EVENT_COLS, INCIDENT_COLS};
 use crate::timeline::{append, NewEvent, Payload};
 use crate::writer::Tx;
@@ -213,51 +214,24 @@ pub(crate) fn get(conn: &Connection, id: i64) -> StoreResult<Option<Incident>> {
 }
 
 pub(crate) fn list(conn: &Connection, f: &IncidentFilter) -> StoreResult<Page<Incident>> {
-    let mut sql = format!("SELECT {INCIDENT_COLS} FROM incidents i WHERE 1=1");
-    let mut args: Vec<rusqlite::types::Value> = Vec::new();
-    if !f.statuses.is_empty() {
-        let marks: Vec<String> = f
-            .statuses
-            .iter()
-            .map(|s| {
-                args.push(s.as_str().to_string().into());
-                format!("?{}", args.len())
-            })
-            .collect();
-        sql.push_str(&format!(" AND i.status IN ({})", marks.join(",")));
-    }
-    let mut push = |clause: &str, v: rusqlite::types::Value| {
-        args.push(v);
-        sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
-    };
+    let mut q = ListQuery::new(format!("SELECT {INCIDENT_COLS} FROM incidents i WHERE 1=1"));
+    q.and_in("i.status", f.statuses.iter().map(|s| s.as_str()));
     if let Some(s) = f.service_id {
-        push(
-            " AND i.id IN (SELECT incident_id FROM incident_services WHERE service_id = ?)",
-            s.0.into(),
+        q.and(
+            "i.id IN (SELECT incident_id FROM incident_services WHERE service_id = ?)",
+            s.0,
         );
     }
     if let Some(sev) = f.severity {
-        push(" AND i.severity = ?", sev.as_str().to_string().into());
+        q.and("i.severity = ?", sev.as_str().to_string());
     }
     if let Some(t) = f.since {
-        push(" AND i.detected_at >= ?", t.as_millis().into());
+        q.and("i.detected_at >= ?", t.as_millis());
     }
     if let Some(t) = f.until {
-        push(" AND i.detected_at < ?", t.as_millis().into());
+        q.and("i.detected_at < ?", t.as_millis());
     }
-    if let Some(c) = f.page.cursor {
-        push(" AND i.id < ?", c.into());
-    }
-    let limit = f.page.limit.clamp(1, PageRequest::MAX_LIMIT);
-    sql.push_str(&format!(" ORDER BY i.id DESC LIMIT {}", limit + 1));
-    let rows: Vec<Incident> = conn
-        .prepare_cached(&sql)
-        .map_err(db_err)?
-        .query_map(rusqlite::params_from_iter(args), rows::incident)
-        .map_err(db_err)?
-        .collect::<Result<_, _>>()
-        .map_err(db_err)?;
-    Ok(Page::from_rows(rows, limit, |i| i.id.0))
+    q.fetch(conn, "i.id", f.page, rows::incident, |i| i.id.0)
 }
 
 /// Events of an incident (`by_service` false) or service-level events, oldest first.

@@ -5,6 +5,7 @@
 mod alerts;
 mod incidents;
 mod jobs;
+mod list_query;
 mod open_alerts;
 mod readers;
 mod rows;

@@ -176,11 +176,14 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The error and its causes on one line (some causes, like TOML errors, span several lines).
 fn one_line(e: &anyhow::Error) -> String {
-    e.chain()
+    let text = e
+        .chain()
         .map(|c| c.to_string())
         .collect::<Vec<_>>()
-        .join(": ")
+        .join(": ");
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn runtime(multi: bool) -> anyhow::Result<tokio::runtime::Runtime> {

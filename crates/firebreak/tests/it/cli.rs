@@ -4,7 +4,6 @@
 use crate::support::*;
 use firebreak::client::Client;
 use hyper::Method;
-use serde_json::json;
 use std::process::{Command, Output};
 
 fn firebreak(args: &[&str], url: &str, token: Option<&str>) -> Output {
@@ -126,28 +125,7 @@ async fn client_commands_send_list_ack_resolve() {
         dir.path(),
     );
     let c = Client::new(&server.url, Some(TOKEN.into())).unwrap();
-    let sid = c
-        .call(
-            Method::POST,
-            "/api/v1/services",
-            Some(&json!({"name": "web"})),
-        )
-        .await
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let key = c
-        .call(
-            Method::POST,
-            &format!("/api/v1/services/{sid}/integrations"),
-            Some(&json!({"kind": "generic", "name": "cli"})),
-        )
-        .await
-        .unwrap()["key"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let key = create_integration(&c, "web", "generic").await;
     let url = server.url.clone();
     let run = move |args: Vec<String>, token: Option<&'static str>| {
         let url = url.clone();
@@ -278,4 +256,58 @@ async fn client_commands_send_list_ack_resolve() {
     let o = firebreak(&["incidents", "list"], "http://127.0.0.1:1", Some(TOKEN));
     assert!(!o.status.success());
     assert!(stderr(&o).contains("cannot reach firebreak"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_file_and_environment_configure_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("from-file.db");
+    let file = dir.path().join("firebreak.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "listen = \"127.0.0.1:1\"\nmetrics_listen = \"off\"\ndatabase_url = \"sqlite://{}\"\n",
+            db.display()
+        ),
+    )
+    .unwrap();
+    // The file names the store; the environment overrides the file's listen address.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_firebreak"));
+    cmd.args(["serve", "--config", file.to_str().unwrap()])
+        .env("FIREBREAK_LISTEN", "127.0.0.1:0")
+        .env("FIREBREAK_BOOTSTRAP_TOKEN", TOKEN);
+    let (server, _) = ChildServer::spawn_cmd(cmd, dir.path());
+    assert!(db.exists(), "the database named in the config file is used");
+    assert!(!dir.path().join("firebreak-data").exists());
+    let c = Client::new(&server.url, Some(TOKEN.into())).unwrap();
+    assert_eq!(
+        c.send(Method::GET, "/readyz", None).await.unwrap().status,
+        200
+    );
+    drop(server);
+
+    // FIREBREAK_DATABASE_URL alone selects the store; a bad config file is one clear error line.
+    let db2 = dir.path().join("from-env.db");
+    let o = Command::new(env!("CARGO_BIN_EXE_firebreak"))
+        .arg("migrate")
+        .env(
+            "FIREBREAK_DATABASE_URL",
+            format!("sqlite://{}", db2.display()),
+        )
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(db2.exists());
+    std::fs::write(&file, "listen = 5\n").unwrap();
+    let o = firebreak(
+        &["serve", "--config", file.to_str().unwrap()],
+        "http://127.0.0.1:1",
+        None,
+    );
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).starts_with("firebreak: error: config file"),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -27,28 +27,7 @@ async fn no_acknowledged_alert_is_lost_across_kill_9() {
     let db = format!("sqlite://{}", dir.path().join("crash.db").display());
     let mut server = ChildServer::spawn(&db, dir.path());
     let admin = Client::new(&server.url, Some(TOKEN.into())).unwrap();
-    let sid = admin
-        .call(
-            Method::POST,
-            "/api/v1/services",
-            Some(&json!({"name": "crash"})),
-        )
-        .await
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let key = admin
-        .call(
-            Method::POST,
-            &format!("/api/v1/services/{sid}/integrations"),
-            Some(&json!({"kind": "pagerduty", "name": "pd"})),
-        )
-        .await
-        .unwrap()["key"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let key = create_integration(&admin, "crash", "pagerduty").await;
 
     let acked: Arc<Mutex<HashSet<String>>> = Arc::new(Mutex::new(HashSet::new()));
     let mut per_cycle = Vec::new();

@@ -685,28 +685,7 @@ async fn dedup_and_acknowledgements_survive_a_restart() {
     {
         let server = ChildServer::spawn(&db, dir.path());
         let c = Client::new(&server.url, Some(TOKEN.into())).unwrap();
-        let sid = c
-            .call(
-                Method::POST,
-                "/api/v1/services",
-                Some(&json!({"name": "r"})),
-            )
-            .await
-            .unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        key = c
-            .call(
-                Method::POST,
-                &format!("/api/v1/services/{sid}/integrations"),
-                Some(&json!({"kind": "generic", "name": "g"})),
-            )
-            .await
-            .unwrap()["key"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        key = create_integration(&c, "r", "generic").await;
         for dedup in ["a", "b", "c"] {
             c.call(
                 Method::POST,

@@ -91,28 +91,7 @@ async fn two_processes_share_one_database_without_duplicate_open_alerts() {
     let a = ChildServer::spawn(&db.url, dir.path());
     let b = ChildServer::spawn(&db.url, dir.path());
     let admin_a = Client::new(&a.url, Some(TOKEN.into())).unwrap();
-    let sid = admin_a
-        .call(
-            Method::POST,
-            "/api/v1/services",
-            Some(&json!({"name": "shared"})),
-        )
-        .await
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let key = admin_a
-        .call(
-            Method::POST,
-            &format!("/api/v1/services/{sid}/integrations"),
-            Some(&json!({"kind": "pagerduty", "name": "pd"})),
-        )
-        .await
-        .unwrap()["key"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let key = create_integration(&admin_a, "shared", "pagerduty").await;
 
     const KEYS: usize = 25;
     const ROUNDS: usize = 8;

@@ -150,6 +150,30 @@ impl Drop for TestServer {
     }
 }
 
+/// Creates a service and an integration of `kind` through `admin`; returns the integration key.
+pub async fn create_integration(admin: &Client, service: &str, kind: &str) -> String {
+    let sid = admin
+        .call(
+            Method::POST,
+            "/api/v1/services",
+            Some(&json!({"name": service})),
+        )
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let integration = admin
+        .call(
+            Method::POST,
+            &format!("/api/v1/services/{sid}/integrations"),
+            Some(&json!({"kind": kind, "name": format!("{service}-{kind}")})),
+        )
+        .await
+        .unwrap();
+    integration["key"].as_str().unwrap().to_string()
+}
+
 /// A firebreak server running as a child process (for CLI, crash and multi-process tests).
 pub struct ChildServer {
     pub child: std::process::Child,

@@ -148,6 +148,19 @@ CREATE TABLE api_tokens (
 -- alert rows (by id). An alert only joins an incident whose row the writer holds, so whoever
 -- holds an incident sees a stable set of its alerts. Callers of the *_row functions hold the
 -- alert's incident and the alert.
+--
+-- Timeline order. Timelines are read oldest first and paged by id (`cursor` = the last id seen),
+-- but an id is drawn from the sequence when the row is inserted, not when it commits: if two
+-- transactions appended to one incident concurrently, the one with the lower id could commit
+-- second, after a reader had already paged past that id, and the reader would never see it.
+-- So an event of an incident is only ever inserted by a transaction that holds that incident's
+-- row lock (FOR UPDATE, or having inserted the row itself), taken before the event's id is
+-- drawn and kept to commit: appends to one incident are then serialised, ids of one incident
+-- are drawn in commit order, and any snapshot that sees an event also sees every lower-id event
+-- of that incident. (The sequence must keep CACHE 1, the identity default: a per-session cache
+-- would hand out ids out of order.) Service-level events (incident_id NULL) follow the same
+-- rule with the service row. No per-incident sequence number is needed and the cursor stays
+-- the event id.
 -- ---------------------------------------------------------------------------------------------
 
 -- Marks a triggered incident acknowledged and records it. False when it was not triggered.
@@ -204,13 +217,18 @@ BEGIN
 END
 $fn$;
 
--- Resolves an open alert; with p_cascade, resolves its incident when that was its last open
--- alert and the service resolves incidents automatically. False when already resolved.
+-- Resolves an open alert. With p_cascade (every caller but fb_resolve_incident, which resolves
+-- the incident itself right after), the incident follows: when that was its last open alert and
+-- the service resolves incidents automatically, it resolves; when open alerts remain but none of
+-- them is triggered any more (all acknowledged), a triggered incident becomes acknowledged — the
+-- acknowledge rule, reached here by resolving rather than acknowledging. False when already
+-- resolved.
 CREATE FUNCTION fb_resolve_alert_row(p_alert bigint, ak text, aid text, aname text, t timestamptz, p_cascade boolean)
 RETURNS boolean LANGUAGE plpgsql SET enable_seqscan = off AS $fn$
 DECLARE
     a record;
     open_left bigint;
+    inc_status text;
 BEGIN
     UPDATE alerts SET status = 'resolved', resolved_at = t
      WHERE id = p_alert AND status <> 'resolved'
@@ -226,11 +244,18 @@ BEGIN
     END IF;
     UPDATE incidents SET open_alert_count = open_alert_count - 1, updated_at = t
      WHERE id = a.incident_id
-    RETURNING open_alert_count INTO open_left;
-    IF p_cascade AND open_left <= 0
-       AND (SELECT s.auto_resolve_incidents FROM services s WHERE s.id = a.service_id) THEN
-        PERFORM fb_resolve_incident_row(a.incident_id, ak, aid, aname, t,
-                                        jsonb_build_object('reason', 'all alerts resolved'));
+    RETURNING open_alert_count, status INTO open_left, inc_status;
+    IF NOT p_cascade THEN
+        RETURN true;
+    END IF;
+    IF open_left <= 0 THEN
+        IF (SELECT s.auto_resolve_incidents FROM services s WHERE s.id = a.service_id) THEN
+            PERFORM fb_resolve_incident_row(a.incident_id, ak, aid, aname, t,
+                                            jsonb_build_object('reason', 'all alerts resolved'));
+        END IF;
+    ELSIF inc_status = 'triggered'
+          AND NOT EXISTS (SELECT 1 FROM alerts x WHERE x.incident_id = a.incident_id AND x.status = 'triggered') THEN
+        PERFORM fb_ack_incident_row(a.incident_id, ak, aid, aname, t);
     END IF;
     RETURN true;
 END
@@ -295,7 +320,9 @@ $fn$;
 -- rules: decided in Rust from firebreak_core, so the state machine has one source of truth:
 --   {"transitions": {"<none|triggered|acknowledged>:<trigger|acknowledge|resolve>":
 --                      "open|repeat|acknowledge|resolve|ignore", ...},
---    "severity": {"critical": "SEV1", ...}, "urgency": {"SEV1": "high", ...}}
+--    "severity": {"critical": "SEV1", ...}, "urgency": {"critical": "high", ...}}
+-- Urgency follows the alert's severity, not the incident's: an integration's severity_override
+-- changes the incident severity but a critical alert still pages (high urgency).
 -- (the caller only marks triggers fast when the table says none→open and open→repeat).
 CREATE FUNCTION fb_ingest(
     rules         jsonb,
@@ -355,6 +382,8 @@ BEGIN
     -- 2. Lock the incidents the one-by-one events may touch, then the open alerts of all keys,
     --    each in id order (the order every other writer uses). New alerts for these keys and new
     --    incidents for these groups can only come from holders of the key locks, i.e. from us.
+    --    Every timeline event step 5 appends to an existing incident is appended under this lock
+    --    (see "Timeline order" above); step 4 only appends to incidents it creates.
     IF has_slow THEN
         PERFORM 1
            FROM incidents i
@@ -374,7 +403,6 @@ BEGIN
                                        AND g.status <> 'resolved'
                                     OFFSET 0) x
                      WHERE e.grp IS NOT NULL))
-            AND i.status <> 'resolved'
           ORDER BY i.id
             FOR UPDATE;
     END IF;
@@ -440,7 +468,7 @@ BEGIN
     ins_incident AS (
         INSERT INTO incidents (id, number, title, status, severity, urgency, origin_integration_id, group_key,
                                alert_count, open_alert_count, detected_at, created_at, updated_at)
-        SELECT n.inc_id, n.num, n.summary, 'triggered', n.sev, rules -> 'urgency' ->> n.sev, n.integration_id, NULL,
+        SELECT n.inc_id, n.num, n.summary, 'triggered', n.sev, rules -> 'urgency' ->> n.severity, n.integration_id, NULL,
                1, 1, n.t, n.t, n.t
           FROM n ORDER BY n.ord
     ),
@@ -461,7 +489,7 @@ BEGIN
           FROM (SELECT n.ord, 1 AS k, n.inc_id, n.service_id, NULL::bigint AS alert_id, 'incident.opened' AS kind,
                        n.integration_id, n.integration_name, n.t,
                        jsonb_build_object('number', n.num, 'title', n.summary, 'severity', n.sev,
-                                          'urgency', rules -> 'urgency' ->> n.sev) AS payload
+                                          'urgency', rules -> 'urgency' ->> n.severity) AS payload
                   FROM n
                 UNION ALL
                 SELECT n.ord, 2, n.inc_id, n.service_id, n.alert_id, 'alert.triggered', n.integration_id,
@@ -523,13 +551,13 @@ BEGIN
                 sev := coalesce(integ.severity_override, rules -> 'severity' ->> ev.severity);
                 INSERT INTO incidents (title, status, severity, urgency, origin_integration_id, group_key,
                                        alert_count, open_alert_count, detected_at, created_at, updated_at)
-                VALUES (ev.summary, 'triggered', sev, rules -> 'urgency' ->> sev, integ.id, ev.grp, 1, 1, t, t, t)
+                VALUES (ev.summary, 'triggered', sev, rules -> 'urgency' ->> ev.severity, integ.id, ev.grp, 1, 1, t, t, t)
                 RETURNING id, number INTO inc_id, inc_number;
                 INSERT INTO incident_services (incident_id, service_id) VALUES (inc_id, integ.service_id);
                 INSERT INTO timeline_events (incident_id, service_id, alert_id, kind, actor_kind, actor_id, actor_name, at, payload)
                 VALUES (inc_id, integ.service_id, NULL, 'incident.opened', 'integration', v_actor, integ.name, t,
                         jsonb_build_object('number', inc_number, 'title', ev.summary, 'severity', sev,
-                                           'urgency', rules -> 'urgency' ->> sev));
+                                           'urgency', rules -> 'urgency' ->> ev.severity));
             ELSE
                 UPDATE incidents
                    SET alert_count = alert_count + 1, open_alert_count = open_alert_count + 1, updated_at = t

@@ -3,7 +3,7 @@
 //! one source of truth. The table is passed with every batch.
 
 use firebreak_core::alert::{transition, AlertAction, AlertStatus, Transition};
-use firebreak_core::severity::{AlertSeverity, IncidentSeverity};
+use firebreak_core::severity::AlertSeverity;
 use serde_json::{Map, Value};
 
 pub(crate) fn action_name(action: AlertAction) -> &'static str {
@@ -35,15 +35,9 @@ const OPEN_STATES: [Option<AlertStatus>; 4] = [
     Some(AlertStatus::Acknowledged),
     Some(AlertStatus::Resolved),
 ];
-const INCIDENT_SEVERITIES: [IncidentSeverity; 4] = [
-    IncidentSeverity::Sev1,
-    IncidentSeverity::Sev2,
-    IncidentSeverity::Sev3,
-    IncidentSeverity::Sev4,
-];
-
 /// `{"transitions": {"none:trigger": "open", ...}, "severity": {"critical": "SEV1", ...},
-/// "urgency": {"SEV1": "high", ...}}`
+/// "urgency": {"critical": "high", ...}}`. Urgency is keyed by the *alert* severity: an
+/// integration's `severity_override` changes the incident severity, never the urgency.
 pub(crate) fn rules() -> Value {
     let mut transitions = Map::new();
     for open in OPEN_STATES {
@@ -65,7 +59,7 @@ pub(crate) fn rules() -> Value {
             )
         })
         .collect();
-    let urgency: Map<String, Value> = INCIDENT_SEVERITIES
+    let urgency: Map<String, Value> = AlertSeverity::ALL
         .iter()
         .map(|s| (s.as_str().to_string(), Value::from(s.urgency().as_str())))
         .collect();
@@ -96,6 +90,9 @@ mod tests {
         assert_eq!(r["transitions"]["none:trigger"], "open");
         assert_eq!(r["transitions"]["acknowledged:acknowledge"], "ignore");
         assert_eq!(r["severity"]["critical"], "SEV1");
-        assert_eq!(r["urgency"]["SEV3"], "low");
+        assert_eq!(r["urgency"]["critical"], "high");
+        assert_eq!(r["urgency"]["error"], "high");
+        assert_eq!(r["urgency"]["warning"], "low");
+        assert_eq!(r["urgency"]["info"], "low");
     }
 }

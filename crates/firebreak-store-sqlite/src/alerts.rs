@@ -45,6 +45,21 @@ pub(crate) fn ingest(
     req: &IngestRequest,
     prepared: &[PreparedEvent],
 ) -> StoreResult<Vec<IngestOutcome>> {
+    let live: bool = tx
+        .prepare_cached(
+            "SELECT EXISTS(SELECT 1 FROM integrations i JOIN services s ON s.id = i.service_id \
+             WHERE i.id = ?1 AND i.deleted_at IS NULL AND s.deleted_at IS NULL)",
+        )
+        .map_err(db_err)?
+        .query_row([req.integration.id.0], |r| r.get(0))
+        .map_err(db_err)?;
+    if !live {
+        // Retired while this request was on its way (the caller's copy may be cached).
+        return Err(firebreak_core::StoreError::NotFound(format!(
+            "integration {}",
+            req.integration.id
+        )));
+    }
     let actor = Actor::integration(req.integration.id, &req.integration.name);
     let mut outcomes = Vec::with_capacity(req.events.len());
     for (ev, pre) in req.events.iter().zip(prepared) {
@@ -323,16 +338,20 @@ pub(crate) fn ack_alert_row(
         },
     )?;
     if let Some(incident_id) = incident_id {
-        let still_triggered: bool = conn
-            .prepare_cached("SELECT EXISTS(SELECT 1 FROM alerts WHERE incident_id = ?1 AND status = 'triggered')")
-            .map_err(db_err)?
-            .query_row([incident_id], |r| r.get(0))
-            .map_err(db_err)?;
-        if !still_triggered {
+        if !has_triggered_alert(conn, incident_id)? {
             ack_incident_row(conn, incident_id, actor, now)?;
         }
     }
     Ok(true)
+}
+
+fn has_triggered_alert(conn: &Connection, incident_id: i64) -> StoreResult<bool> {
+    conn.prepare_cached(
+        "SELECT EXISTS(SELECT 1 FROM alerts WHERE incident_id = ?1 AND status = 'triggered')",
+    )
+    .map_err(db_err)?
+    .query_row([incident_id], |r| r.get(0))
+    .map_err(db_err)
 }
 
 /// Resolves an open alert; with `cascade`, resolves its incident when that was its last open
@@ -381,13 +400,13 @@ pub(crate) fn resolve_alert_row(
         .execute((incident_id, now.as_millis()))
         .map_err(db_err)?;
     if cascade {
-        let (open_left, auto): (i64, bool) = conn
+        let (open_left, auto, status): (i64, bool, String) = conn
             .prepare_cached(
-                "SELECT i.open_alert_count, s.auto_resolve_incidents FROM incidents i, services s \
+                "SELECT i.open_alert_count, s.auto_resolve_incidents, i.status FROM incidents i, services s \
                  WHERE i.id = ?1 AND s.id = ?2",
             )
             .map_err(db_err)?
-            .query_row((incident_id, service_id), |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row((incident_id, service_id), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .map_err(db_err)?;
         if open_left <= 0 && auto {
             resolve_incident_row(
@@ -397,6 +416,10 @@ pub(crate) fn resolve_alert_row(
                 now,
                 json!({"reason": "all alerts resolved"}),
             )?;
+        } else if open_left > 0 && status == "triggered" && !has_triggered_alert(conn, incident_id)?
+        {
+            // Only acknowledged alerts are left open: the incident is acknowledged.
+            ack_incident_row(conn, incident_id, actor, now)?;
         }
     }
     Ok(true)

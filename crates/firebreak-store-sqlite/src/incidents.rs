@@ -263,7 +263,8 @@ pub(crate) fn timeline(
 
 pub(crate) fn open_counts(conn: &Connection) -> StoreResult<(i64, i64)> {
     conn.query_row(
-        "SELECT (SELECT COUNT(*) FROM alerts WHERE status <> 'resolved'), (SELECT COUNT(*) FROM incidents WHERE status <> 'resolved')",
+        "SELECT (SELECT COUNT(*) FROM alerts WHERE status IN ('triggered', 'acknowledged')), \
+         (SELECT COUNT(*) FROM incidents WHERE status IN ('triggered', 'acknowledged'))",
         [],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )

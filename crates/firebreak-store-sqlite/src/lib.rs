@@ -43,6 +43,28 @@ pub struct SqliteStore {
     stats: Arc<CommitStats>,
     /// Held by every clone of the store; the checkpoint thread stops when the last one is dropped.
     _alive: Arc<()>,
+    /// The exclusive lock on `<database>.lock`: one process owns a SQLite store.
+    _lock: Arc<std::fs::File>,
+}
+
+/// Takes the exclusive lock that makes one process the owner of the database file. The in-memory
+/// open-alert index (and group commit) is only correct with a single writer process.
+fn lock_store(path: &Path) -> StoreResult<std::fs::File> {
+    let lock_path = PathBuf::from(format!("{}.lock", path.display()));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| open_err(&lock_path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Unavailable(format!(
+            "{} is in use by another firebreak process (one process owns a SQLite store; use PostgreSQL to run several)",
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(open_err(&lock_path, e)),
+    }
 }
 
 fn open_err(path: &Path, e: impl std::fmt::Display) -> StoreError {
@@ -64,6 +86,7 @@ impl SqliteStore {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| open_err(&path, e))?;
         }
+        let lock = lock_store(&path)?;
         let conn = Connection::open(&path).map_err(|e| open_err(&path, e))?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
@@ -82,6 +105,7 @@ impl SqliteStore {
             writer,
             stats,
             _alive: alive,
+            _lock: Arc::new(lock),
         })
     }
 
@@ -416,6 +440,11 @@ impl Store for SqliteStore {
     }
 
     async fn ready(&self) -> StoreResult<()> {
+        if !self.writer.is_running() {
+            return Err(StoreError::Unavailable(
+                "the SQLite writer thread has stopped".into(),
+            ));
+        }
         let version = self.readers.read(schema::current_version).await?;
         if version == schema::latest_version() {
             Ok(())

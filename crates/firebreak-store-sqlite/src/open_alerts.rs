@@ -46,7 +46,7 @@ impl OpenAlerts {
             return Ok(());
         }
         let mut stmt = conn
-            .prepare("SELECT id, integration_id, dedup_key, status, incident_id FROM alerts WHERE status <> 'resolved'")
+            .prepare("SELECT id, integration_id, dedup_key, status, incident_id FROM alerts WHERE status IN ('triggered', 'acknowledged')")
             .map_err(db_err)?;
         let rows = stmt
             .query_map([], |r| {

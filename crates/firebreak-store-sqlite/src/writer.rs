@@ -7,6 +7,7 @@
 use crate::open_alerts::OpenAlerts;
 use firebreak_core::store::{CommitStats, StoreError, StoreResult};
 use rusqlite::Connection;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::Arc;
 use tokio::sync::oneshot;
@@ -72,6 +73,16 @@ type Job = Box<dyn Write>;
 #[derive(Clone)]
 pub(crate) struct Writer {
     queue: SyncSender<Job>,
+    running: Arc<AtomicBool>,
+}
+
+/// Clears the writer's `running` flag when its thread ends, however it ends.
+struct RunningGuard(Arc<AtomicBool>);
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
 }
 
 impl Writer {
@@ -83,11 +94,21 @@ impl Writer {
         stats: Arc<CommitStats>,
     ) -> StoreResult<Self> {
         let (queue, rx) = sync_channel::<Job>(capacity);
+        let running = Arc::new(AtomicBool::new(true));
+        let guard = RunningGuard(running.clone());
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run(conn, rx, &stats))
+            .spawn(move || {
+                let _guard = guard;
+                run(conn, rx, &stats)
+            })
             .map_err(|e| StoreError::Internal(format!("cannot start writer thread: {e}")))?;
-        Ok(Writer { queue })
+        Ok(Writer { queue, running })
+    }
+
+    /// False once the writer thread has ended (every write would fail).
+    pub(crate) fn is_running(&self) -> bool {
+        self.running.load(Ordering::SeqCst)
     }
 
     /// Runs `f` inside the next batch transaction; resolves after that transaction committed.

@@ -70,6 +70,21 @@ struct ServerArgs {
     /// Largest request body in bytes [default: 524288]
     #[arg(long, env = "FIREBREAK_MAX_BODY_BYTES")]
     max_body_bytes: Option<usize>,
+    /// Connections in the PostgreSQL pool [default: 16]
+    #[arg(long, env = "FIREBREAK_POSTGRES_POOL_SIZE")]
+    postgres_pool_size: Option<usize>,
+    /// Writes that may wait for the SQLite writer before ingest answers 503 [default: 16384]
+    #[arg(long, env = "FIREBREAK_SQLITE_QUEUE_CAPACITY")]
+    sqlite_queue_capacity: Option<usize>,
+    /// Run background job workers: true or false [default: true]
+    #[arg(long, env = "FIREBREAK_WORKERS")]
+    workers: Option<bool>,
+    /// Log filter, e.g. info or firebreak=debug [default: info]
+    #[arg(long, env = "FIREBREAK_LOG")]
+    log: Option<String>,
+    /// Events per minute per routing key on /v2/enqueue before 429; 0 = no limit [default: 0]
+    #[arg(long, env = "FIREBREAK_PAGERDUTY_RATE_LIMIT_PER_MINUTE")]
+    pagerduty_rate_limit_per_minute: Option<u32>,
 }
 
 impl ServerArgs {
@@ -79,6 +94,11 @@ impl ServerArgs {
             metrics_listen: self.metrics_listen.clone(),
             database_url: self.database_url.clone(),
             max_body_bytes: self.max_body_bytes,
+            postgres_pool_size: self.postgres_pool_size,
+            sqlite_queue_capacity: self.sqlite_queue_capacity,
+            workers: self.workers,
+            log: self.log.clone(),
+            pagerduty_rate_limit_per_minute: self.pagerduty_rate_limit_per_minute,
         };
         Config::load(self.config.as_deref(), &over)
     }
@@ -285,6 +305,19 @@ async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+/// Percent-encodes a query-string value (everything but unreserved characters).
+fn encode_query_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b',') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 fn client(args: &ClientArgs, need_token: bool) -> anyhow::Result<Client> {
     if need_token && args.token.is_none() {
         anyhow::bail!("no API token: set FIREBREAK_TOKEN (or --token)");
@@ -361,7 +394,7 @@ async fn incidents_cmd(cmd: IncidentsCmd) -> anyhow::Result<()> {
     } = cmd;
     let mut path = format!("/api/v1/incidents?limit={limit}");
     if let Some(s) = status {
-        path.push_str(&format!("&status={s}"));
+        path.push_str(&format!("&status={}", encode_query_value(&s)));
     }
     let page = client(&c, true)?.call(Method::GET, &path, None).await?;
     if json {
@@ -402,7 +435,9 @@ async fn incident_cmd(cmd: IncidentCmd) -> anyhow::Result<()> {
         IncidentCmd::Resolve { client, id } => (client, id, Some("resolve")),
         IncidentCmd::Show { client, id } => (client, id, None),
     };
-    let id = id.trim_start_matches('#').to_string();
+    if id.starts_with('#') {
+        anyhow::bail!("'{id}' is an incident number; give the incident id (the ID column of `firebreak incidents list`)");
+    }
     let cl = client(&c, true)?;
     match action {
         Some(a) => {

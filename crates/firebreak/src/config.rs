@@ -33,6 +33,11 @@ pub struct Overrides {
     pub metrics_listen: Option<String>,
     pub database_url: Option<String>,
     pub max_body_bytes: Option<usize>,
+    pub postgres_pool_size: Option<usize>,
+    pub sqlite_queue_capacity: Option<usize>,
+    pub workers: Option<bool>,
+    pub log: Option<String>,
+    pub pagerduty_rate_limit_per_minute: Option<u32>,
 }
 
 /// The resolved configuration the server runs with.
@@ -116,14 +121,22 @@ impl Config {
             },
             database: DatabaseUrl::parse(&db)?,
             max_body_bytes,
-            postgres_pool_size: fc.postgres_pool_size.unwrap_or(16).clamp(1, 256),
-            sqlite_queue_capacity: fc
+            postgres_pool_size: over
+                .postgres_pool_size
+                .or(fc.postgres_pool_size)
+                .unwrap_or(16)
+                .clamp(1, 256),
+            sqlite_queue_capacity: over
                 .sqlite_queue_capacity
+                .or(fc.sqlite_queue_capacity)
                 .unwrap_or(firebreak_store_sqlite::DEFAULT_QUEUE_CAPACITY)
                 .max(16),
-            workers: fc.workers.unwrap_or(true),
-            log: fc.log.unwrap_or_else(|| "info".into()),
-            pagerduty_rate_limit_per_minute: fc.pagerduty_rate_limit_per_minute.filter(|n| *n > 0),
+            workers: over.workers.or(fc.workers).unwrap_or(true),
+            log: over.log.clone().or(fc.log).unwrap_or_else(|| "info".into()),
+            pagerduty_rate_limit_per_minute: over
+                .pagerduty_rate_limit_per_minute
+                .or(fc.pagerduty_rate_limit_per_minute)
+                .filter(|n| *n > 0),
         })
     }
 }
@@ -134,7 +147,8 @@ fn parse_addr(what: &str, text: &str) -> anyhow::Result<SocketAddr> {
 }
 
 pub const EXAMPLE: &str = r#"# firebreak.toml — every key is optional; the values shown are the defaults.
-# Each key can also be set with an environment variable (FIREBREAK_<KEY in upper case>) or a flag.
+# Each key can also be set with an environment variable FIREBREAK_<KEY IN UPPER CASE> or a flag
+# --<key-with-dashes>; flags win over the environment, which wins over this file.
 
 # HTTP listener for the API, the ingest endpoints and the console.   (--listen, FIREBREAK_LISTEN)
 listen = "127.0.0.1:8080"

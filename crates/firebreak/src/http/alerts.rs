@@ -2,7 +2,6 @@
 
 use super::problem::Problem;
 use super::query::parse_query;
-use super::services::service_id;
 use crate::app::AppState;
 use crate::auth::Caller;
 use axum::extract::{Path, RawQuery, State};
@@ -45,15 +44,8 @@ async fn list_alerts(
             &[AlertStatus::Triggered, AlertStatus::Acknowledged],
             "open, triggered, acknowledged, resolved",
         )?,
-        service_id: p.get("service_id").map(service_id).transpose()?,
-        incident_id: p
-            .get("incident_id")
-            .map(|v| {
-                IncidentId::parse(v).ok_or_else(|| {
-                    Problem::bad_request(format!("'incident_id' '{v}' is not an id"))
-                })
-            })
-            .transpose()?,
+        service_id: p.id("service_id", firebreak_core::ServiceId::parse)?,
+        incident_id: p.id("incident_id", IncidentId::parse)?,
         severity: p
             .get("severity")
             .map(|v| {

@@ -3,7 +3,6 @@
 use super::body::json_body;
 use super::problem::Problem;
 use super::query::parse_query;
-use super::services::service_id;
 use crate::app::AppState;
 use crate::auth::Caller;
 use axum::body::Body;
@@ -54,7 +53,7 @@ async fn list_incidents(
             &[IncidentStatus::Triggered, IncidentStatus::Acknowledged],
             "open, triggered, acknowledged, resolved",
         )?,
-        service_id: p.get("service_id").map(service_id).transpose()?,
+        service_id: p.id("service_id", firebreak_core::ServiceId::parse)?,
         severity: p
             .get("severity")
             .map(|v| {

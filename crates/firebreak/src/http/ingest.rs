@@ -70,15 +70,48 @@ fn pd_error(status: StatusCode, e: &pagerduty::PdError) -> Response {
     pd_response(status, json!(e))
 }
 
-/// 503 in PagerDuty's shape, with `Retry-After`; PD clients retry 5xx with back-off.
-fn pd_unavailable(e: &StoreError) -> Response {
-    let retry = if matches!(e, StoreError::Busy) { 1 } else { 5 };
-    let mut resp = pd_response(
-        StatusCode::SERVICE_UNAVAILABLE,
-        json!({"status": "unavailable", "message": "Event was not stored; retry later", "errors": [e.to_string()]}),
-    );
-    resp.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(retry));
+/// A store error in PagerDuty's shape. Only back-pressure and an unreachable store are 5xx
+/// (senders retry those); anything caused by the event itself is a 400 they will not retry.
+/// Internal error text never reaches the sender.
+fn pd_store_error(e: &StoreError) -> Response {
+    let (status, retry, body) = match e {
+        StoreError::Busy => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some(1),
+            json!({"status": "unavailable", "message": "Event was not stored; retry later", "errors": ["firebreak is at capacity"]}),
+        ),
+        StoreError::Unavailable(detail) => {
+            tracing::warn!(error = %detail, "store unavailable during PagerDuty ingest");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some(5),
+                json!({"status": "unavailable", "message": "Event was not stored; retry later", "errors": ["the store is unavailable"]}),
+            )
+        }
+        StoreError::Invalid(detail) | StoreError::Conflict(detail) => (
+            StatusCode::BAD_REQUEST,
+            None,
+            json!(pagerduty::PdError::invalid(vec![detail.clone()])),
+        ),
+        StoreError::NotFound(_) => (
+            StatusCode::BAD_REQUEST,
+            None,
+            json!(pagerduty::PdError::unknown_routing_key()),
+        ),
+        StoreError::Internal(detail) => {
+            tracing::error!(error = %detail, "store error during PagerDuty ingest");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                None,
+                json!({"status": "error", "message": "Internal error; see the firebreak log", "errors": []}),
+            )
+        }
+    };
+    let mut resp = pd_response(status, body);
+    if let Some(secs) = retry {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
     resp
 }
 
@@ -115,7 +148,7 @@ async fn pd_integration(s: &AppState, routing_key: &str) -> Result<Integration, 
                 &pagerduty::PdError::unknown_routing_key(),
             ))
         }
-        Err(e) => Err(pd_unavailable(&e)),
+        Err(e) => Err(pd_store_error(&e)),
     }
 }
 
@@ -168,7 +201,7 @@ async fn pd_enqueue_inner(s: &AppState, body: Body) -> Response {
             StatusCode::ACCEPTED,
             json!({"status": "success", "message": "Event processed", "dedup_key": dedup_key}),
         ),
-        Err(e) => pd_unavailable(&e),
+        Err(e) => pd_store_error(&e),
     }
 }
 
@@ -194,7 +227,7 @@ async fn pd_change(State(s): State<AppState>, body: Body) -> Response {
             StatusCode::ACCEPTED,
             json!({"status": "success", "message": "Change event processed"}),
         ),
-        Err(e) => pd_unavailable(&e),
+        Err(e) => pd_store_error(&e),
     }
 }
 

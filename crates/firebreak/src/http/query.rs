@@ -51,9 +51,27 @@ impl Params {
         Ok(PageRequest { limit, cursor })
     }
 
+    /// An RFC 3339 time. A `+` offset sent unencoded arrives as a space; it is read as `+`.
     pub fn time(&self, key: &str) -> Result<Option<Timestamp>, Problem> {
         self.get(key)
-            .map(|v| Timestamp::parse(v).map_err(|e| Problem::bad_request(format!("'{key}': {e}"))))
+            .map(|v| {
+                Timestamp::parse(v)
+                    .or_else(|e| Timestamp::parse(&v.replace(' ', "+")).map_err(|_| e))
+                    .map_err(|e| Problem::bad_request(format!("'{key}': {e}")))
+            })
+            .transpose()
+    }
+
+    /// An id filter: absent, or an id (a malformed one is a 400, not a 404).
+    pub fn id<T>(
+        &self,
+        key: &str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Result<Option<T>, Problem> {
+        self.get(key)
+            .map(|v| {
+                parse(v).ok_or_else(|| Problem::bad_request(format!("'{key}' '{v}' is not an id")))
+            })
             .transpose()
     }
 

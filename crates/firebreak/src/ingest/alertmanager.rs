@@ -20,6 +20,13 @@ struct Group<'a> {
     common_labels: BTreeMap<String, String>,
 }
 
+/// Longest `groupKey` accepted (Alertmanager's are route matchers plus group labels).
+pub const MAX_GROUP_KEY_CHARS: usize = 2048;
+/// Longest `receiver` name accepted.
+pub const MAX_RECEIVER_CHARS: usize = 512;
+/// Longest `externalURL` accepted.
+pub const MAX_URL_CHARS: usize = 2048;
+
 /// Parses a webhook body into one event per alert (firing → trigger, resolved → resolve).
 ///
 /// Unknown fields are ignored; `version`, when present, must be `"4"`; an empty `alerts` is
@@ -44,6 +51,17 @@ pub fn parse(body: &[u8]) -> Result<Vec<AlertEvent>, IngestError> {
     let receiver = opt_text(&obj, "", "receiver", &mut errors);
     let external_url = opt_text(&obj, "", "externalURL", &mut errors);
     let group_key = opt_text(&obj, "", "groupKey", &mut errors);
+    // These are copied into every alert of the body: bound them so one request cannot
+    // multiply into gigabytes.
+    for (name, value, max) in [
+        ("receiver", receiver, MAX_RECEIVER_CHARS),
+        ("externalURL", external_url, MAX_URL_CHARS),
+        ("groupKey", group_key, MAX_GROUP_KEY_CHARS),
+    ] {
+        if value.is_some_and(|v| v.chars().count() > max) {
+            errors.push(format!("'{name}' is longer than {max} characters"));
+        }
+    }
     let group_labels = string_map(obj.get("groupLabels"), "groupLabels", &mut errors);
     let common_labels = string_map(obj.get("commonLabels"), "commonLabels", &mut errors);
     let group = Group {
@@ -271,6 +289,39 @@ fn summary(
         format!("{name} ({})", parts.join(", "))
     };
     truncate_chars(&text, MAX_SUMMARY_CHARS)
+}
+
+#[cfg(test)]
+mod limits_tests {
+    use super::*;
+
+    #[test]
+    fn fields_copied_into_every_alert_are_bounded() {
+        let body = serde_json::json!({"version": "4", "groupKey": "k".repeat(MAX_GROUP_KEY_CHARS + 1), "alerts": []}).to_string();
+        let err = parse(body.as_bytes()).unwrap_err().to_string();
+        assert!(err.contains("'groupKey' is longer than 2048"), "{err}");
+        let body = serde_json::json!({"version": "4", "receiver": "r".repeat(513), "externalURL": "u".repeat(2049), "alerts": []}).to_string();
+        let err = parse(body.as_bytes()).unwrap_err().to_string();
+        assert!(
+            err.contains("'receiver'") && err.contains("'externalURL'"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn nul_characters_and_deep_nesting_are_rejected() {
+        let nul = br#"{"version":"4","alerts":[{"status":"firing","labels":{"a":"x\u0000y"}}]}"#;
+        assert!(parse(nul).unwrap_err().to_string().contains("NUL"));
+        let deep = format!(
+            r#"{{"version":"4","alerts":[],"x":{}{}}}"#,
+            "[".repeat(40),
+            "]".repeat(40)
+        );
+        assert!(parse(deep.as_bytes())
+            .unwrap_err()
+            .to_string()
+            .contains("nested deeper"));
+    }
 }
 
 #[cfg(test)]

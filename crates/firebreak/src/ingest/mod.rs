@@ -36,10 +36,44 @@ impl IngestError {
     }
 }
 
+/// Deepest nesting of arrays/objects accepted in a body. Stored details must read back (JSON
+/// readers stop at 128 levels) and nothing a sender means needs more.
+pub const MAX_DEPTH: usize = 32;
+
+/// Checks what every format shares: nesting at most [`MAX_DEPTH`], and no NUL character in any
+/// string or key (PostgreSQL cannot store one, and no sender means one).
+pub(crate) fn check_value(value: &Value) -> Result<(), String> {
+    fn walk(v: &Value, depth: usize) -> Result<(), String> {
+        if depth > MAX_DEPTH {
+            return Err(format!("the body is nested deeper than {MAX_DEPTH} levels"));
+        }
+        match v {
+            Value::String(s) if s.contains('\0') => {
+                Err("strings must not contain NUL (\\u0000) characters".into())
+            }
+            Value::Array(items) => items.iter().try_for_each(|i| walk(i, depth + 1)),
+            Value::Object(map) => map.iter().try_for_each(|(k, i)| {
+                if k.contains('\0') {
+                    return Err("keys must not contain NUL (\\u0000) characters".into());
+                }
+                walk(i, depth + 1)
+            }),
+            _ => Ok(()),
+        }
+    }
+    walk(value, 0)
+}
+
 /// Parses a body of one of our own formats, which must be a JSON object.
 pub(crate) fn parse_object(body: &[u8]) -> Result<Map<String, Value>, IngestError> {
     match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
+        Ok(value @ Value::Object(_)) => {
+            check_value(&value).map_err(|e| IngestError::Invalid(vec![e]))?;
+            match value {
+                Value::Object(map) => Ok(map),
+                _ => Ok(Map::new()),
+            }
+        }
         Ok(other) => Err(IngestError::Invalid(vec![format!(
             "body must be a JSON object, not {}",
             kind(&other)

@@ -157,7 +157,12 @@ fn parse_body(body: &[u8]) -> Result<Map<String, Value>, PdError> {
         )]));
     }
     match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(obj)) => Ok(obj),
+        Ok(Value::Object(obj)) => {
+            for value in obj.values() {
+                super::check_value(value).map_err(|e| PdError::invalid(vec![e]))?;
+            }
+            Ok(obj)
+        }
         Ok(_) | Err(_) => Err(PdError::unrecognized()),
     }
 }
@@ -348,11 +353,28 @@ fn trigger(obj: &Map<String, Value>, dedup_key: String, errors: &mut Vec<String>
         }
     }
     if let Some(images) = non_null(obj.get("images")) {
-        extras.insert("images".to_owned(), images.clone());
+        if valid_images(images) {
+            extras.insert("images".to_owned(), images.clone());
+        } else {
+            errors.push("'images' must be an array of objects with a string 'src' (and optional string 'href', 'alt')".to_owned());
+        }
     }
     event.links = links(obj.get("links"), &LINK_RULES, errors);
     event.details = details(custom, extras);
     event
+}
+
+/// PagerDuty's `images[]`: `{src, href?, alt?}`, all strings.
+fn valid_images(images: &Value) -> bool {
+    let Value::Array(items) = images else {
+        return false;
+    };
+    items.iter().all(|item| {
+        let Value::Object(o) = item else { return false };
+        matches!(o.get("src"), Some(Value::String(_)))
+            && o.iter()
+                .all(|(k, v)| matches!(k.as_str(), "src" | "href" | "alt") && v.is_string())
+    })
 }
 
 /// `null` when there is nothing; otherwise an object: the `custom_details` entries (a
@@ -375,6 +397,45 @@ fn details(custom: Option<Value>, extras: Map<String, Value>) -> Value {
         out.insert(DETAILS_KEY.to_owned(), Value::Object(extras));
     }
     Value::Object(out)
+}
+
+#[cfg(test)]
+mod limits_tests {
+    use super::*;
+
+    const KEY: &str = "e93facc04764012d7bfb002500d5d1a6";
+
+    #[test]
+    fn images_must_have_the_documented_shape() {
+        let nested = format!(
+            r#"{{"routing_key":"{KEY}","event_action":"trigger","payload":{{"summary":"s","source":"x","severity":"info"}},"images":{}{}}}"#,
+            "[".repeat(20),
+            "]".repeat(20)
+        );
+        assert!(parse_enqueue(nested.as_bytes()).is_err());
+        let ok = format!(
+            r#"{{"routing_key":"{KEY}","event_action":"trigger","payload":{{"summary":"s","source":"x","severity":"info"}},"images":[{{"src":"https://x/a.png","alt":"graph"}}]}}"#
+        );
+        assert!(parse_enqueue(ok.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn nul_characters_and_deep_nesting_are_invalid_events() {
+        let nul = format!(
+            r#"{{"routing_key":"{KEY}","event_action":"trigger","payload":{{"summary":"a\u0000b","source":"x","severity":"info"}}}}"#
+        );
+        let e = parse_enqueue(nul.as_bytes()).unwrap_err();
+        assert_eq!(e.status, "invalid event");
+        let deep = format!(
+            r#"{{"routing_key":"{KEY}","event_action":"trigger","payload":{{"summary":"s","source":"x","severity":"info","custom_details":{}{}}}}}"#,
+            "[".repeat(40),
+            "]".repeat(40)
+        );
+        assert_eq!(
+            parse_enqueue(deep.as_bytes()).unwrap_err().status,
+            "invalid event"
+        );
+    }
 }
 
 #[cfg(test)]

@@ -217,6 +217,7 @@ async fn bad_requests_are_clear_problems_and_change_nothing() {
         "limit=0",
         "limit=9999",
         "cursor=x",
+        "service_id=abc",
         "colour=red",
     ] {
         let a = t.get(&format!("/api/v1/incidents?{q}")).await;

@@ -176,10 +176,7 @@ async fn client_commands_send_list_ack_resolve() {
         stdout(&o),
         stderr(&o)
     );
-    let o = run(
-        args(&["incident", "resolve", &format!("#{id}")]),
-        Some(TOKEN),
-    );
+    let o = run(args(&["incident", "resolve", &id]), Some(TOKEN));
     assert!(
         stdout(&o).contains("is resolved"),
         "{}{}",
@@ -213,6 +210,11 @@ async fn client_commands_send_list_ack_resolve() {
     // Errors: one clear line, non-zero exit.
     for (a, token) in [
         (args(&["incident", "ack", "999"]), Some(TOKEN)),
+        (args(&["incident", "ack", "#1"]), Some(TOKEN)),
+        (
+            args(&["incidents", "list", "--status", "open&limit=1"]),
+            Some(TOKEN),
+        ),
         (args(&["incidents", "list"]), None),
         (
             args(&["incidents", "list"]),

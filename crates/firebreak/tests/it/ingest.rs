@@ -753,3 +753,100 @@ async fn dedup_and_acknowledgements_survive_a_restart() {
     keys.sort();
     assert_eq!(keys, [("a".to_string(), 2), ("c".to_string(), 1)]);
 }
+
+/// Input a store could not take back out (NUL characters, deep nesting) is a 400 for every
+/// format, and a sender is never told to retry bad input.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nul_characters_and_deep_nesting_are_400_not_503() {
+    let t = TestServer::start().await;
+    let (_, pd) = t.service_with("a", "pagerduty").await;
+    let (_, gen) = t.service_with("b", "generic").await;
+    let nul_pd = json!({"routing_key": pd, "event_action": "trigger", "payload": {"summary": "a\u{0}b", "source": "x", "severity": "info"}});
+    let a = t
+        .anon
+        .send(Method::POST, "/v2/enqueue", Some(&nul_pd))
+        .await
+        .unwrap();
+    assert_eq!(a.status, 400, "{:?}", a.body);
+    assert_eq!(a.body["status"], "invalid event");
+    let mut deep = json!("bottom");
+    for _ in 0..40 {
+        deep = json!([deep]);
+    }
+    let images = json!({"routing_key": pd, "event_action": "trigger", "payload": {"summary": "s", "source": "x", "severity": "info"}, "images": deep});
+    assert_eq!(
+        t.anon
+            .send(Method::POST, "/v2/enqueue", Some(&images))
+            .await
+            .unwrap()
+            .status,
+        400
+    );
+    let details = json!({"summary": "s", "severity": "info", "details": {"d": deep}});
+    let a = t
+        .anon
+        .send(
+            Method::POST,
+            &format!("/ingest/generic/{gen}"),
+            Some(&details),
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.status, 400);
+    assert!(a.body["detail"].as_str().unwrap().contains("nested deeper"));
+    // Nesting within the limit is stored and reads back.
+    let mut ok = json!("bottom");
+    for _ in 0..25 {
+        ok = json!({"n": ok});
+    }
+    let a = t
+        .anon
+        .send(
+            Method::POST,
+            &format!("/ingest/generic/{gen}"),
+            Some(&json!({"summary": "s", "severity": "info", "details": ok})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.status, 202);
+    assert_eq!(t.get("/api/v1/alerts").await.status, 200);
+    assert_eq!(t.open_alerts().await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_process_owns_a_sqlite_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("owned.db");
+    let first = SqliteStore::open(&path).unwrap();
+    let second = SqliteStore::open(&path);
+    let err = second
+        .err()
+        .expect("a second open of the same file must fail")
+        .to_string();
+    assert!(err.contains("in use by another firebreak process"), "{err}");
+    drop(first);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(
+        SqliteStore::open(&path).is_ok(),
+        "the lock goes with its owner"
+    );
+
+    // As a user sees it: a second `serve` on the same store stops with one clear line.
+    let db = format!("sqlite://{}", dir.path().join("served.db").display());
+    let _server = ChildServer::spawn(&db, dir.path());
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_firebreak"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "off",
+            "--database-url",
+            &db,
+        ])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("in use by another firebreak process"), "{err}");
+}

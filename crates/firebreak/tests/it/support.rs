@@ -34,6 +34,7 @@ pub fn test_config(max_body: Option<usize>) -> Config {
         metrics_listen: Some("127.0.0.1:0".into()),
         database_url: Some("sqlite://unused.db".into()),
         max_body_bytes: max_body,
+        ..Default::default()
     };
     let mut c = Config::load(None, &over).unwrap();
     c.workers = false;

@@ -44,5 +44,9 @@ id_type!(
     IncidentId,
     TimelineEventId,
     JobId,
-    TokenId
+    TokenId,
+    UserId,
+    TeamId,
+    GrantId,
+    AuditId
 );

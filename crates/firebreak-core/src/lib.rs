@@ -3,7 +3,9 @@
 //! PostgreSQL adapters implement.
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod alert;
+pub mod audit;
 pub mod clock;
 pub mod ids;
 pub mod incident;
@@ -17,7 +19,10 @@ pub mod token;
 
 pub use alert::{Alert, AlertAction, AlertEvent, AlertFilter, AlertStatus, ChangeEvent, Link};
 pub use clock::{Clock, FakeClock, SystemClock};
-pub use ids::{AlertId, IncidentId, IntegrationId, JobId, ServiceId, TimelineEventId, TokenId};
+pub use ids::{
+    AlertId, AuditId, GrantId, IncidentId, IntegrationId, JobId, ServiceId, TeamId,
+    TimelineEventId, TokenId, UserId,
+};
 pub use incident::{Incident, IncidentFilter, IncidentStatus, NewIncident};
 pub use jobs::{Job, JobKind};
 pub use service::{

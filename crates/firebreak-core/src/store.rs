@@ -1,8 +1,13 @@
 //! The store port. Capability traits that together make a `Store`; the SQLite and PostgreSQL
 //! adapters implement all of them and pass the same conformance suite (firebreak-testkit).
 
+use crate::access::{Grant, NewGrant, NewTeam, NewUser, Team, User, UserPatch};
 use crate::alert::{Alert, AlertEvent, AlertFilter, ChangeEvent};
-use crate::ids::{AlertId, IncidentId, IntegrationId, JobId, ServiceId, TimelineEventId};
+use crate::audit::{AuditEntry, AuditFilter, NewAuditEntry};
+use crate::ids::{
+    AlertId, AuditId, GrantId, IncidentId, IntegrationId, JobId, ServiceId, TeamId,
+    TimelineEventId, UserId,
+};
 use crate::incident::{Incident, IncidentFilter, NewIncident};
 use crate::jobs::{AutoResolveOutcome, Job};
 use crate::service::{
@@ -262,6 +267,58 @@ pub trait TokenStore: Send + Sync {
     async fn create_token(&self, new: NewApiToken, now: Timestamp) -> StoreResult<ApiToken>;
     async fn token_by_hash(&self, hash: &str) -> StoreResult<Option<ApiToken>>;
     async fn count_tokens(&self) -> StoreResult<i64>;
+}
+
+/// Users, teams and grants.
+#[async_trait]
+pub trait AccessStore: Send + Sync {
+    /// `Conflict` when the email is taken; `NotFound` for an unknown team.
+    async fn create_user(&self, new: NewUser, now: Timestamp) -> StoreResult<User>;
+    async fn get_user(&self, id: UserId) -> StoreResult<Option<User>>;
+    /// The user with this email (case-insensitive) and their password hash, if any.
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<(User, Option<String>)>>;
+    async fn list_users(&self, page: PageRequest) -> StoreResult<Page<User>>;
+    async fn update_user(
+        &self,
+        id: UserId,
+        patch: UserPatch,
+        now: Timestamp,
+    ) -> StoreResult<Option<User>>;
+    /// `Conflict` when the name is taken; `NotFound` for an unknown member.
+    async fn create_team(&self, new: NewTeam, now: Timestamp) -> StoreResult<Team>;
+    async fn get_team(&self, id: TeamId) -> StoreResult<Option<Team>>;
+    async fn list_teams(&self, page: PageRequest) -> StoreResult<Page<Team>>;
+    async fn set_team_members(
+        &self,
+        id: TeamId,
+        members: Vec<UserId>,
+        now: Timestamp,
+    ) -> StoreResult<Option<Team>>;
+    /// `NotFound` for an unknown user, service or incident in the scope.
+    async fn create_grant(&self, new: NewGrant, now: Timestamp) -> StoreResult<Grant>;
+    async fn get_grant(&self, id: GrantId) -> StoreResult<Option<Grant>>;
+    /// Newest first; all users' grants when `user_id` is `None`.
+    async fn list_grants(
+        &self,
+        user_id: Option<UserId>,
+        page: PageRequest,
+    ) -> StoreResult<Page<Grant>>;
+    /// Grants of a user not revoked and not expired at `now`.
+    async fn live_grants(&self, user_id: UserId, now: Timestamp) -> StoreResult<Vec<Grant>>;
+    /// Idempotent; `None` when the grant does not exist.
+    async fn revoke_grant(&self, id: GrantId, now: Timestamp) -> StoreResult<Option<Grant>>;
+}
+
+/// The hash-chained audit log.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends after the last entry, chaining its hash (`audit::entry_hash`).
+    async fn append_audit(&self, entry: NewAuditEntry) -> StoreResult<AuditEntry>;
+    /// Newest first.
+    async fn list_audit(&self, filter: AuditFilter) -> StoreResult<Page<AuditEntry>>;
+    /// Oldest first, entries with id greater than `after`, for verifying the chain.
+    async fn audit_chain(&self, after: Option<AuditId>, limit: u32)
+        -> StoreResult<Vec<AuditEntry>>;
 }
 
 /// The whole port.

@@ -15,6 +15,13 @@ CREATE FUNCTION fb_ts(ms bigint) RETURNS timestamptz
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     AS $$ SELECT to_timestamp(ms::float8 / 1000) $$;
 
+-- t_ms + after_ms, saturated to the times a timestamptz can hold (about 4714 BC to 294276 AD),
+-- like Timestamp::plus saturates in Rust: an integration's huge auto_resolve_after means "never",
+-- and must not make every alert it ingests fail with "timestamp out of range".
+CREATE FUNCTION fb_due(t_ms bigint, after_ms bigint) RETURNS timestamptz
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$ SELECT fb_ts(least(greatest(t_ms::numeric + after_ms, -210866803200000), 9224318015999000)::bigint) $$;
+
 CREATE FUNCTION fb_ms(t timestamptz) RETURNS bigint
     LANGUAGE sql STABLE STRICT PARALLEL SAFE
     AS $$ SELECT round(extract(epoch FROM t) * 1000)::bigint $$;
@@ -502,7 +509,7 @@ BEGIN
     ins_job AS (
         INSERT INTO jobs (kind, payload, run_at, created_at)
         SELECT 'alert_auto_resolve', jsonb_build_object('kind', 'alert_auto_resolve', 'alert_id', n.alert_id::text),
-               fb_ts(n.t_ms + n.auto_resolve_after_ms), n.t
+               fb_due(n.t_ms, n.auto_resolve_after_ms), n.t
           FROM n WHERE n.auto_resolve_after_ms IS NOT NULL ORDER BY n.ord
     )
     SELECT f.req, f.ord, CASE WHEN f.open_id IS NULL THEN 'opened' ELSE 'repeated' END,
@@ -576,7 +583,7 @@ BEGIN
                 INSERT INTO jobs (kind, payload, run_at, created_at)
                 VALUES ('alert_auto_resolve',
                         jsonb_build_object('kind', 'alert_auto_resolve', 'alert_id', new_alert::text),
-                        fb_ts(t_ms + integ.auto_resolve_after_ms), t);
+                        fb_due(t_ms, integ.auto_resolve_after_ms), t);
             END IF;
             o_effect := 'opened'; o_alert := new_alert; o_incident := inc_id;
         ELSIF tr = 'repeat' THEN

@@ -15,6 +15,13 @@ use firebreak_core::timeline::{kinds, Actor};
 use firebreak_core::timestamp::Timestamp;
 use serde_json::json;
 
+/// Records a change on the service timeline and on every open incident of the service.
+///
+/// Every event is appended under the lock of the timeline it joins (see `timeline::append`):
+/// the service row first, then the open incidents of the service, locked in id order (the order
+/// every writer uses) by the same statement that appends to them. Without those locks an event
+/// could take a lower id than one a concurrent ingest appends and commits first, and a reader
+/// paging that timeline by id could skip it for good.
 pub(crate) async fn record_change(
     pool: &Pool,
     integration: &Integration,
@@ -32,6 +39,7 @@ pub(crate) async fn record_change(
     let service_id = integration.service_id.0;
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
+    crate::timeline::lock_service(&tx, service_id).await?;
     let id = append(
         &tx,
         NewEvent {
@@ -47,10 +55,12 @@ pub(crate) async fn record_change(
     .await?;
     let stmt = tx
         .prepare_cached(
-            "INSERT INTO timeline_events (incident_id, service_id, alert_id, kind, actor_kind, actor_id, actor_name, at, payload) \
-             SELECT i.id, $1, NULL, $2, $3, $4, $5, fb_ts($6), $7 \
-               FROM incidents i JOIN incident_services s ON s.incident_id = i.id \
-              WHERE s.service_id = $1 AND i.status <> 'resolved' ORDER BY i.id",
+            "WITH locked AS MATERIALIZED (\
+                 SELECT i.id FROM incident_services s JOIN incidents i ON i.id = s.incident_id \
+                  WHERE s.service_id = $1 AND i.status IN ('triggered', 'acknowledged') \
+                  ORDER BY i.id FOR UPDATE OF i) \
+             INSERT INTO timeline_events (incident_id, service_id, alert_id, kind, actor_kind, actor_id, actor_name, at, payload) \
+             SELECT o.id, $1, NULL, $2, $3, $4, $5, fb_ts($6), $7 FROM locked o ORDER BY o.id",
         )
         .await?;
     tx.execute(
@@ -107,7 +117,8 @@ pub(crate) async fn lock_incident_of(tx: &Transaction<'_>, alert_id: i64) -> Att
     Ok(())
 }
 
-/// Acknowledges or resolves one alert as a person (or the system) asked: locks the alert, lets
+/// Acknowledges or resolves one alert as a person (or the system) asked: locks the alert's
+/// incident (every event below is appended under it, see `timeline::append`) and the alert, lets
 /// the state machine decide, applies the effect with its cascades, and answers the alert as
 /// committed. `None` when the alert does not exist.
 pub(crate) async fn act(

@@ -78,6 +78,8 @@ pub(crate) async fn declare(
         .await?;
     let id: i64 = row.try_get(0)?;
     let number: i64 = row.try_get(1)?;
+    // The incident row is ours until commit (no other transaction can see it, let alone lock it
+    // or append to its timeline), which is the lock `timeline::append` asks for.
     let stmt = tx
         .prepare_cached(
             "INSERT INTO incident_services (incident_id, service_id) SELECT $1, s FROM unnest($2::bigint[]) AS s",
@@ -105,7 +107,8 @@ pub(crate) async fn declare(
 }
 
 /// Acknowledges (`acknowledge` true) or resolves an incident with its alerts. `None` when it
-/// does not exist.
+/// does not exist. The SQL functions lock the incident row (then its open alerts, by id) before
+/// they append any event, as `timeline::append` asks.
 pub(crate) async fn act(
     pool: &Pool,
     id: i64,

@@ -24,6 +24,9 @@ mod timeline;
 mod tokens;
 mod writer;
 
+#[cfg(test)]
+mod tests;
+
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use error::retry;

@@ -1,5 +1,6 @@
 //! Services and integrations: create, read, update, retire. Configuration changes are recorded on
-//! the service timeline.
+//! the service timeline, each while holding the service's row lock (taken before the event's id
+//! is drawn, see `timeline::append`); lock order: service, then integration.
 
 use crate::error::Attempt;
 use crate::rows::{self, INTEGRATION_COLS, SERVICE_COLS};
@@ -193,8 +194,11 @@ pub(crate) async fn create_integration(
 ) -> Attempt<Integration> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
+    // FOR NO KEY UPDATE, not FOR SHARE: it also serialises the service-timeline append below.
     let stmt = tx
-        .prepare_cached("SELECT 1 FROM services WHERE id = $1 AND deleted_at IS NULL FOR SHARE")
+        .prepare_cached(
+            "SELECT 1 FROM services WHERE id = $1 AND deleted_at IS NULL FOR NO KEY UPDATE",
+        )
         .await?;
     if tx.query_opt(&stmt, &[&service_id]).await?.is_none() {
         return Err(StoreError::NotFound(format!("service {service_id}")).into());
@@ -279,7 +283,17 @@ pub(crate) async fn list_integrations(pool: &Pool, service_id: i64) -> Attempt<V
     Ok(rows::all(&found, rows::integration)?)
 }
 
+/// Locks a live integration for a change, after its service (the lock that serialises the
+/// service timeline the change is recorded on, taken first as everywhere else). An integration
+/// never moves to another service, so the unlocked read of its service id stays true.
 async fn integration_for_update(tx: &Transaction<'_>, id: i64) -> Attempt<Option<Integration>> {
+    let stmt = tx
+        .prepare_cached("SELECT service_id FROM integrations WHERE id = $1")
+        .await?;
+    let Some(row) = tx.query_opt(&stmt, &[&id]).await? else {
+        return Ok(None);
+    };
+    crate::timeline::lock_service(tx, row.try_get(0)?).await?;
     let stmt = tx
         .prepare_cached(&format!(
             "SELECT {INTEGRATION_COLS} FROM integrations i WHERE i.id = $1 AND {LIVE_INTEGRATION} FOR UPDATE OF i"

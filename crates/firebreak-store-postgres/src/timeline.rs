@@ -18,6 +18,16 @@ pub(crate) struct NewEvent<'a> {
     pub payload: serde_json::Value,
 }
 
+/// Appends one event. The caller must hold the lock of the timeline the event joins, from before
+/// this call until commit: the incident's row (`FOR UPDATE`, or having inserted it in this
+/// transaction) for an incident event, the service's row (`lock_service`, an `UPDATE` of it, or
+/// having inserted it) for a service-level event.
+///
+/// Why: timelines are paged oldest first by id, and the id is drawn here, at insert, not at
+/// commit. Two unserialised writers could commit the lower id second, after a reader had paged
+/// past it — the reader would never see that event. Holding the timeline's lock serialises its
+/// appends, so its ids are drawn in commit order and a snapshot that sees an event sees every
+/// earlier one. (The migration's "Timeline order" note says the same for the SQL functions.)
 pub(crate) async fn append(tx: &Transaction<'_>, ev: NewEvent<'_>) -> Attempt<i64> {
     let stmt = tx
         .prepare_cached(
@@ -42,6 +52,16 @@ pub(crate) async fn append(tx: &Transaction<'_>, ev: NewEvent<'_>) -> Attempt<i6
         )
         .await?;
     Ok(row.try_get(0)?)
+}
+
+/// Takes the lock that serialises appends to a service's own timeline (see `append`). `FOR NO KEY
+/// UPDATE` so that it does not block the foreign-key checks of rows that reference the service.
+pub(crate) async fn lock_service(tx: &Transaction<'_>, service_id: i64) -> Attempt<()> {
+    let stmt = tx
+        .prepare_cached("SELECT 1 FROM services WHERE id = $1 FOR NO KEY UPDATE")
+        .await?;
+    tx.execute(&stmt, &[&service_id]).await?;
+    Ok(())
 }
 
 /// Events of an incident (`by_service` false) or service-level events, oldest first.

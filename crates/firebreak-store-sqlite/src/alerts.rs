@@ -151,7 +151,7 @@ fn open_alert(
                 number,
                 &ev.summary,
                 severity.as_str(),
-                severity.urgency().as_str(),
+                ev.severity.urgency().as_str(),
                 integration.id.0,
                 ev.group_key.as_deref(),
                 now.as_millis(),
@@ -174,7 +174,7 @@ fn open_alert(
                     actor,
                     at: now,
                     payload: Payload::from(
-                        json!({"number": number, "title": ev.summary, "severity": severity, "urgency": severity.urgency()}),
+                        json!({"number": number, "title": ev.summary, "severity": severity, "urgency": ev.severity.urgency()}),
                     ),
                 },
             )?;

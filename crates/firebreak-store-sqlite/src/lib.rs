@@ -2,7 +2,9 @@
 //! writer thread with group commit (`writer`), and a pool of read connections (`readers`).
 #![forbid(unsafe_code)]
 
+mod access;
 mod alerts;
+mod audit;
 mod incidents;
 mod jobs;
 mod list_query;
@@ -16,7 +18,9 @@ mod tokens;
 mod writer;
 
 use async_trait::async_trait;
+use firebreak_core::access::{Grant, NewGrant, NewTeam, NewUser, Team, User, UserPatch};
 use firebreak_core::alert::{Alert, AlertFilter, ChangeEvent};
+use firebreak_core::audit::{AuditEntry, AuditFilter, NewAuditEntry};
 use firebreak_core::ids::*;
 use firebreak_core::incident::{Incident, IncidentFilter, NewIncident};
 use firebreak_core::jobs::{AutoResolveOutcome, Job};
@@ -425,6 +429,133 @@ impl TokenStore for SqliteStore {
 
     async fn count_tokens(&self) -> StoreResult<i64> {
         self.readers.read(tokens::count).await
+    }
+}
+
+#[async_trait]
+impl AccessStore for SqliteStore {
+    async fn create_user(&self, new: NewUser, now: Timestamp) -> StoreResult<User> {
+        self.writer
+            .write(move |c| {
+                let id = access::create_user(c, &new, now)?;
+                access::get_user(c, id)?.ok_or_else(|| StoreError::Internal("user vanished".into()))
+            })
+            .await
+    }
+
+    async fn get_user(&self, id: UserId) -> StoreResult<Option<User>> {
+        self.readers.read(move |c| access::get_user(c, id.0)).await
+    }
+
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<(User, Option<String>)>> {
+        let email = email.to_string();
+        self.readers
+            .read(move |c| access::user_by_email(c, &email))
+            .await
+    }
+
+    async fn list_users(&self, page: PageRequest) -> StoreResult<Page<User>> {
+        self.readers
+            .read(move |c| access::list_users(c, page))
+            .await
+    }
+
+    async fn update_user(
+        &self,
+        id: UserId,
+        patch: UserPatch,
+        now: Timestamp,
+    ) -> StoreResult<Option<User>> {
+        self.writer
+            .write(move |c| access::update_user(c, id.0, &patch, now))
+            .await
+    }
+
+    async fn create_team(&self, new: NewTeam, now: Timestamp) -> StoreResult<Team> {
+        self.writer
+            .write(move |c| {
+                let id = access::create_team(c, &new, now)?;
+                access::get_team(c, id)?.ok_or_else(|| StoreError::Internal("team vanished".into()))
+            })
+            .await
+    }
+
+    async fn get_team(&self, id: TeamId) -> StoreResult<Option<Team>> {
+        self.readers.read(move |c| access::get_team(c, id.0)).await
+    }
+
+    async fn list_teams(&self, page: PageRequest) -> StoreResult<Page<Team>> {
+        self.readers
+            .read(move |c| access::list_teams(c, page))
+            .await
+    }
+
+    async fn set_team_members(
+        &self,
+        id: TeamId,
+        members: Vec<UserId>,
+        now: Timestamp,
+    ) -> StoreResult<Option<Team>> {
+        self.writer
+            .write(move |c| access::set_team_members(c, id.0, &members, now))
+            .await
+    }
+
+    async fn create_grant(&self, new: NewGrant, now: Timestamp) -> StoreResult<Grant> {
+        self.writer
+            .write(move |c| {
+                let id = access::create_grant(c, &new, now)?;
+                access::get_grant(c, id)?
+                    .ok_or_else(|| StoreError::Internal("grant vanished".into()))
+            })
+            .await
+    }
+
+    async fn get_grant(&self, id: GrantId) -> StoreResult<Option<Grant>> {
+        self.readers.read(move |c| access::get_grant(c, id.0)).await
+    }
+
+    async fn list_grants(
+        &self,
+        user_id: Option<UserId>,
+        page: PageRequest,
+    ) -> StoreResult<Page<Grant>> {
+        self.readers
+            .read(move |c| access::list_grants(c, user_id, page))
+            .await
+    }
+
+    async fn live_grants(&self, user_id: UserId, now: Timestamp) -> StoreResult<Vec<Grant>> {
+        self.readers
+            .read(move |c| access::live_grants(c, user_id.0, now))
+            .await
+    }
+
+    async fn revoke_grant(&self, id: GrantId, now: Timestamp) -> StoreResult<Option<Grant>> {
+        self.writer
+            .write(move |c| access::revoke_grant(c, id.0, now))
+            .await
+    }
+}
+
+#[async_trait]
+impl AuditStore for SqliteStore {
+    async fn append_audit(&self, entry: NewAuditEntry) -> StoreResult<AuditEntry> {
+        self.writer.write(move |c| audit::append(c, &entry)).await
+    }
+
+    async fn list_audit(&self, filter: AuditFilter) -> StoreResult<Page<AuditEntry>> {
+        self.readers.read(move |c| audit::list(c, &filter)).await
+    }
+
+    async fn audit_chain(
+        &self,
+        after: Option<AuditId>,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditEntry>> {
+        self.readers
+            .read(move |c| audit::chain(c, after, limit))
+            .await
     }
 }
 

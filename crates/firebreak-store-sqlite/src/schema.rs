@@ -5,7 +5,10 @@ use firebreak_core::store::{StoreError, StoreResult};
 use rusqlite::Connection;
 
 /// (version, SQL). Versions match the PostgreSQL adapter's.
-pub(crate) const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_core.sql"))];
+pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_core.sql")),
+    (2, include_str!("../migrations/0002_access.sql")),
+];
 
 pub(crate) fn latest_version() -> i64 {
     MIGRATIONS.last().map(|(v, _)| *v).unwrap_or(0)

@@ -977,8 +977,8 @@ pub async fn case_severity_override(store: &dyn Store) {
     .await;
     assert_eq!(
         (inc.severity, inc.urgency),
-        (IncidentSeverity::Sev2, Urgency::High),
-        "override SEV2 on an info alert"
+        (IncidentSeverity::Sev2, Urgency::Low),
+        "override SEV2 on an info alert (urgency follows the alert: low)"
     );
     assert_eq!(
         get_alert(
@@ -1008,8 +1008,8 @@ pub async fn case_severity_override(store: &dyn Store) {
     .await;
     assert_eq!(
         (inc.severity, inc.urgency),
-        (IncidentSeverity::Sev4, Urgency::Low),
-        "override SEV4 on a critical alert"
+        (IncidentSeverity::Sev4, Urgency::High),
+        "override SEV4 on a critical alert (urgency follows the alert: high)"
     );
 
     let cleared = store
@@ -1248,4 +1248,222 @@ pub async fn case_declared_incident(store: &dyn Store) {
             kinds::INCIDENT_RESOLVED
         ]
     );
+}
+
+/// The acknowledge rule also applies when an alert *resolves*: if that leaves the triggered
+/// incident with open alerts that are all acknowledged, the incident becomes acknowledged (once,
+/// with an `incident.acknowledged` event after the `alert.resolved`, by the resolving actor).
+pub async fn case_resolve_leaves_only_acknowledged_alerts(store: &dyn Store) {
+    let svc = service(store, &unique_name("resolve-leaves-acked")).await;
+    let am = integration(store, svc.id, IntegrationKind::Alertmanager).await;
+    let g = unique_name("g");
+    let (fa, fb) = (unique_name("fp"), unique_name("fp"));
+    let out = ingest(
+        store,
+        &am,
+        vec![
+            am_trigger(&fa, &g, "A", AlertSeverity::Error),
+            am_trigger(&fb, &g, "B", AlertSeverity::Error),
+        ],
+        at(1_000),
+    )
+    .await;
+    let inc_id = out[0]
+        .incident_id
+        .expect("the outcome must name its incident");
+    assert_eq!(out[1].incident_id, Some(inc_id), "one group, one incident");
+    let a_id = out[0]
+        .alert_id
+        .expect("the outcome/event must name its alert");
+
+    store
+        .acknowledge_alert(a_id, actor(), at(2_000))
+        .await
+        .expect("acknowledge_alert")
+        .expect("must answer Some for an existing row");
+    let inc = get_incident(store, inc_id).await;
+    assert_eq!(
+        (inc.status, inc.acknowledged_at),
+        (IncidentStatus::Triggered, None),
+        "B is still triggered: the incident stays triggered"
+    );
+
+    let r = ingest_one(store, &am, am_resolve(&fb, &g), at(3_000)).await;
+    assert_eq!(r.effect, IngestEffect::Resolved);
+    let inc = get_incident(store, inc_id).await;
+    assert_eq!(
+        (inc.status, inc.acknowledged_at, inc.resolved_at),
+        (IncidentStatus::Acknowledged, Some(at(3_000)), None),
+        "B resolved and only the acknowledged A is open: the incident is acknowledged"
+    );
+    assert_eq!((inc.alert_count, inc.open_alert_count), (2, 1));
+    let events = timeline_all(store, inc_id).await;
+    let tail: Vec<&str> = events
+        .iter()
+        .rev()
+        .take(2)
+        .rev()
+        .map(|e| e.kind.as_str())
+        .collect();
+    assert_eq!(
+        tail,
+        vec![kinds::ALERT_RESOLVED, kinds::INCIDENT_ACKNOWLEDGED],
+        "the timeline ends with alert.resolved, then incident.acknowledged"
+    );
+    let acked = of_kind(&events, kinds::INCIDENT_ACKNOWLEDGED);
+    assert_eq!(acked.len(), 1, "one incident.acknowledged");
+    assert_eq!(acked[0].at, at(3_000));
+    assert_eq!(
+        (acked[0].actor.kind, acked[0].actor.id.clone()),
+        (ActorKind::Integration, Some(am.id.to_string())),
+        "incident.acknowledged carries the resolving actor (the integration)"
+    );
+
+    // Resolving the last (acknowledged) alert resolves the incident; acknowledged_at stays.
+    ingest_one(store, &am, am_resolve(&fa, &g), at(4_000)).await;
+    let inc = get_incident(store, inc_id).await;
+    assert_eq!(
+        (inc.status, inc.acknowledged_at, inc.resolved_at),
+        (IncidentStatus::Resolved, Some(at(3_000)), Some(at(4_000)))
+    );
+    let events = timeline_all(store, inc_id).await;
+    assert_eq!(of_kind(&events, kinds::INCIDENT_ACKNOWLEDGED).len(), 1);
+
+    // The same through resolve_alert: the person who resolved is the actor.
+    let g = unique_name("g");
+    let (fc, fd) = (unique_name("fp"), unique_name("fp"));
+    let out = ingest(
+        store,
+        &am,
+        vec![
+            am_trigger(&fc, &g, "C", AlertSeverity::Warning),
+            am_trigger(&fd, &g, "D", AlertSeverity::Warning),
+        ],
+        at(5_000),
+    )
+    .await;
+    let inc_id = out[0]
+        .incident_id
+        .expect("the outcome must name its incident");
+    ingest_one(store, &am, ack(&fc), at(6_000)).await;
+    assert_eq!(
+        get_incident(store, inc_id).await.status,
+        IncidentStatus::Triggered
+    );
+    store
+        .resolve_alert(
+            out[1]
+                .alert_id
+                .expect("the outcome/event must name its alert"),
+            actor(),
+            at(7_000),
+        )
+        .await
+        .expect("resolve_alert")
+        .expect("must answer Some for an existing row");
+    let inc = get_incident(store, inc_id).await;
+    assert_eq!(
+        (inc.status, inc.acknowledged_at),
+        (IncidentStatus::Acknowledged, Some(at(7_000))),
+        "resolve_alert left only acknowledged alerts: the incident is acknowledged"
+    );
+    let events = timeline_all(store, inc_id).await;
+    let acked = of_kind(&events, kinds::INCIDENT_ACKNOWLEDGED);
+    assert_eq!(acked.len(), 1);
+    assert_eq!((acked[0].at, &acked[0].actor), (at(7_000), &actor()));
+    assert_eq!(
+        events.last().map(|e| e.kind.as_str()),
+        Some(kinds::INCIDENT_ACKNOWLEDGED)
+    );
+
+    // A triggered alert left behind keeps the incident triggered.
+    let g = unique_name("g");
+    let fps: Vec<String> = (0..3).map(|_| unique_name("fp")).collect();
+    let out = ingest(
+        store,
+        &am,
+        fps.iter()
+            .map(|f| am_trigger(f, &g, "E", AlertSeverity::Error))
+            .collect(),
+        at(8_000),
+    )
+    .await;
+    let inc_id = out[0]
+        .incident_id
+        .expect("the outcome must name its incident");
+    ingest_one(store, &am, ack(&fps[0]), at(9_000)).await;
+    ingest_one(store, &am, am_resolve(&fps[1], &g), at(10_000)).await;
+    let inc = get_incident(store, inc_id).await;
+    assert_eq!(
+        (inc.status, inc.acknowledged_at, inc.open_alert_count),
+        (IncidentStatus::Triggered, None, 2),
+        "one alert still triggered: the incident stays triggered"
+    );
+}
+
+/// Urgency follows the alert's severity (critical/error → high, warning/info → low), also when
+/// the integration's severity_override sets the incident severity.
+pub async fn case_urgency_follows_alert_severity_under_override(store: &dyn Store) {
+    let svc = service(store, &unique_name("urgency-override")).await;
+    let mut new = new_integration(IntegrationKind::Pagerduty);
+    new.severity_override = Some(IncidentSeverity::Sev4);
+    let low = integration_with(store, svc.id, new).await;
+    let o = ingest_one(
+        store,
+        &low,
+        trigger(
+            &unique_name("k"),
+            "critical under SEV4",
+            AlertSeverity::Critical,
+        ),
+        at(1_000),
+    )
+    .await;
+    let inc_id = o.incident_id.expect("the outcome must name its incident");
+    let inc = get_incident(store, inc_id).await;
+    assert_eq!(
+        (inc.severity, inc.urgency),
+        (IncidentSeverity::Sev4, Urgency::High),
+        "override SEV4 on a critical alert: severity SEV4, urgency high"
+    );
+    let events = timeline_all(store, inc_id).await;
+    let opened = of_kind(&events, kinds::INCIDENT_OPENED);
+    assert_eq!(opened.len(), 1);
+    assert_eq!(
+        (
+            &opened[0].payload["severity"],
+            &opened[0].payload["urgency"]
+        ),
+        (&serde_json::json!("SEV4"), &serde_json::json!("high")),
+        "incident.opened names the incident's severity and urgency"
+    );
+
+    // Grouped alerts (Alertmanager) take the same rule, the other way round.
+    let mut new = new_integration(IntegrationKind::Alertmanager);
+    new.severity_override = Some(IncidentSeverity::Sev1);
+    let high = integration_with(store, svc.id, new).await;
+    for (sev, urgency) in [
+        (AlertSeverity::Critical, Urgency::High),
+        (AlertSeverity::Error, Urgency::High),
+        (AlertSeverity::Warning, Urgency::Low),
+        (AlertSeverity::Info, Urgency::Low),
+    ] {
+        let o = ingest_one(
+            store,
+            &high,
+            am_trigger(&unique_name("fp"), &unique_name("g"), "under SEV1", sev),
+            at(2_000),
+        )
+        .await;
+        let inc = get_incident(
+            store,
+            o.incident_id.expect("the outcome must name its incident"),
+        )
+        .await;
+        assert_eq!(
+            (inc.severity, inc.urgency),
+            (IncidentSeverity::Sev1, urgency),
+            "override SEV1 on a {sev} alert"
+        );
+    }
 }

@@ -325,10 +325,12 @@ pub fn decide(subject: &Subject, permission: Permission, target: &Target) -> Dec
         Target::Services(s) => s,
         Target::Incident { services, .. } => services,
     };
-    // Team-less services belong to everyone; otherwise one of the caller's teams must own them.
-    let all_ours = services
-        .iter()
-        .all(|s| s.team_id.is_none_or(|t| subject.team_ids.contains(&t)));
+    // Incidents of team-less services are everyone's to act on; configuring a team-less service
+    // is for admins. Otherwise one of the caller's teams must own every service.
+    let all_ours = services.iter().all(|s| match s.team_id {
+        Some(t) => subject.team_ids.contains(&t),
+        None => permission == Permission::ActOnIncidents,
+    });
     if all_ours {
         Decision::Allow
     } else {
@@ -423,6 +425,14 @@ mod tests {
         let manager = subject(Role::Manager, &[3]);
         assert!(decide(&manager, Permission::ConfigureServices, &ours).is_allowed());
         assert!(!decide(&manager, Permission::ConfigureServices, &theirs).is_allowed());
+        assert!(
+            !decide(&manager, Permission::ConfigureServices, &teamless).is_allowed(),
+            "team-less services are configured by admins"
+        );
+        assert!(
+            decide(&manager, Permission::ConfigureServices, &Target::Global).is_allowed(),
+            "the route; the team is checked on the body"
+        );
         assert!(!decide(&manager, Permission::ManageAccess, &Target::Global).is_allowed());
         let observer = subject(Role::Observer, &[3]);
         assert!(decide(&observer, Permission::ReadIncidentDetails, &ours).is_allowed());

@@ -152,6 +152,8 @@ pub struct AlertFilter {
     pub since: Option<Timestamp>,
     /// `first_seen_at < until`
     pub until: Option<Timestamp>,
+    /// Only alerts of these services or incidents (external users); `None`: all.
+    pub visible: Option<crate::access::Visibility>,
     pub page: crate::store::PageRequest,
 }
 

@@ -82,5 +82,7 @@ pub struct IncidentFilter {
     pub since: Option<Timestamp>,
     /// `detected_at < until`
     pub until: Option<Timestamp>,
+    /// Only incidents of these services, or these incidents (external users); `None`: all.
+    pub visible: Option<crate::access::Visibility>,
     pub page: PageRequest,
 }

@@ -1,6 +1,6 @@
 //! Services (what breaks and who is paged for it) and integrations (the ways alerts come in).
 
-use crate::ids::{IntegrationId, ServiceId};
+use crate::ids::{IntegrationId, ServiceId, TeamId};
 use crate::severity::IncidentSeverity;
 use crate::timestamp::{DurationMs, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -13,6 +13,9 @@ pub struct Service {
     pub description: String,
     /// An incident of this service resolves by itself once all its alerts have resolved.
     pub auto_resolve_incidents: bool,
+    /// The owning team: its managers configure the service, its responders act on its incidents.
+    /// `None`: owned by no team (admins configure it; every responder may act).
+    pub team_id: Option<TeamId>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -22,6 +25,7 @@ pub struct NewService {
     pub name: String,
     pub description: String,
     pub auto_resolve_incidents: bool,
+    pub team_id: Option<TeamId>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -29,6 +33,8 @@ pub struct ServicePatch {
     pub name: Option<String>,
     pub description: Option<String>,
     pub auto_resolve_incidents: Option<bool>,
+    /// `Some(None)` removes the owning team.
+    pub team_id: Option<Option<TeamId>>,
 }
 
 /// Checks a service or integration name: 1–200 characters, not blank.

@@ -1,12 +1,12 @@
 //! The store port. Capability traits that together make a `Store`; the SQLite and PostgreSQL
 //! adapters implement all of them and pass the same conformance suite (firebreak-testkit).
 
-use crate::access::{Grant, NewGrant, NewTeam, NewUser, Team, User, UserPatch};
+use crate::access::{Grant, NewGrant, NewTeam, NewUser, Team, User, UserPatch, Visibility};
 use crate::alert::{Alert, AlertEvent, AlertFilter, ChangeEvent};
 use crate::audit::{AuditEntry, AuditFilter, NewAuditEntry};
 use crate::ids::{
     AlertId, AuditId, GrantId, IncidentId, IntegrationId, JobId, ServiceId, TeamId,
-    TimelineEventId, UserId,
+    TimelineEventId, TokenId, UserId,
 };
 use crate::incident::{Incident, IncidentFilter, NewIncident};
 use crate::jobs::{AutoResolveOutcome, Job};
@@ -129,7 +129,12 @@ pub trait ServiceStore: Send + Sync {
         now: Timestamp,
     ) -> StoreResult<Service>;
     async fn get_service(&self, id: ServiceId) -> StoreResult<Option<Service>>;
-    async fn list_services(&self, page: PageRequest) -> StoreResult<Page<Service>>;
+    /// Only the services in `visible` when given (external users).
+    async fn list_services(
+        &self,
+        page: PageRequest,
+        visible: Option<Visibility>,
+    ) -> StoreResult<Page<Service>>;
     async fn update_service(
         &self,
         id: ServiceId,
@@ -265,7 +270,17 @@ pub trait JobStore: Send + Sync {
 #[async_trait]
 pub trait TokenStore: Send + Sync {
     async fn create_token(&self, new: NewApiToken, now: Timestamp) -> StoreResult<ApiToken>;
+    /// A live (not revoked) token by the hash of its text.
     async fn token_by_hash(&self, hash: &str) -> StoreResult<Option<ApiToken>>;
+    async fn get_token(&self, id: TokenId) -> StoreResult<Option<ApiToken>>;
+    /// Newest first; every token when `user_id` is `None`.
+    async fn list_tokens(
+        &self,
+        user_id: Option<UserId>,
+        page: PageRequest,
+    ) -> StoreResult<Page<ApiToken>>;
+    /// Idempotent; `None` when the token does not exist.
+    async fn revoke_token(&self, id: TokenId, now: Timestamp) -> StoreResult<Option<ApiToken>>;
     async fn count_tokens(&self) -> StoreResult<i64>;
 }
 
@@ -324,7 +339,16 @@ pub trait AuditStore: Send + Sync {
 /// The whole port.
 #[async_trait]
 pub trait Store:
-    ServiceStore + AlertStore + IncidentStore + JobStore + TokenStore + Send + Sync + 'static
+    ServiceStore
+    + AlertStore
+    + IncidentStore
+    + JobStore
+    + TokenStore
+    + AccessStore
+    + AuditStore
+    + Send
+    + Sync
+    + 'static
 {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;

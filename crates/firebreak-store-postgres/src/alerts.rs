@@ -176,6 +176,7 @@ pub(crate) async fn list(pool: &Pool, f: &AlertFilter) -> Attempt<Page<Alert>> {
     let since = f.since.map(|t| t.as_millis());
     let until = f.until.map(|t| t.as_millis());
     let fetch = i64::from(limit) + 1;
+    let visible = f.visible.as_ref().map(rows::visible_ids);
 
     let mut q = rows::Filtered::new(format!("SELECT {ALERT_COLS} FROM alerts a WHERE true"));
     if !statuses.is_empty() {
@@ -195,6 +196,10 @@ pub(crate) async fn list(pool: &Pool, f: &AlertFilter) -> Attempt<Page<Alert>> {
     }
     if let Some(t) = &until {
         q.push(" AND a.first_seen_at < fb_ts(?)", t);
+    }
+    if let Some((services, incidents)) = &visible {
+        q.push(" AND (a.service_id = ANY(?)", services);
+        q.push(" OR a.incident_id = ANY(?))", incidents);
     }
     if let Some(c) = &f.page.cursor {
         q.push(" AND a.id < ?", c);

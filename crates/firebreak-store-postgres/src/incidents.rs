@@ -153,6 +153,7 @@ pub(crate) async fn list(pool: &Pool, f: &IncidentFilter) -> Attempt<Page<Incide
     let since = f.since.map(|t| t.as_millis());
     let until = f.until.map(|t| t.as_millis());
     let fetch = i64::from(limit) + 1;
+    let visible = f.visible.as_ref().map(rows::visible_ids);
     let mut q = rows::Filtered::new(format!(
         "SELECT {INCIDENT_COLS} FROM incidents i WHERE true"
     ));
@@ -170,6 +171,10 @@ pub(crate) async fn list(pool: &Pool, f: &IncidentFilter) -> Attempt<Page<Incide
     }
     if let Some(t) = &until {
         q.push(" AND i.detected_at < fb_ts(?)", t);
+    }
+    if let Some((services, incidents)) = &visible {
+        q.push(" AND (EXISTS (SELECT 1 FROM incident_services x WHERE x.incident_id = i.id AND x.service_id = ANY(?))", services);
+        q.push(" OR i.id = ANY(?))", incidents);
     }
     if let Some(c) = &f.page.cursor {
         q.push(" AND i.id < ?", c);

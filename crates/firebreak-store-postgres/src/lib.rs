@@ -1,7 +1,8 @@
 //! The PostgreSQL store, for running several firebreak nodes on one database: tokio-postgres
 //! with a deadpool connection pool, group-committed ingest through one PL/pgSQL call per batch
-//! (`writer`), `FOR UPDATE SKIP LOCKED` job claims with a lease (`jobs`), and migrations under
-//! an advisory lock (`schema`).
+//! (`writer`), `FOR UPDATE SKIP LOCKED` job claims with a lease (`jobs`), users, teams and grants
+//! (`access`), the hash-chained audit log appended under an advisory lock (`audit`), and
+//! migrations under an advisory lock (`schema`).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), firebreak_core::StoreError> {
@@ -12,7 +13,9 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod access;
 mod alerts;
+mod audit;
 mod error;
 mod incidents;
 mod jobs;
@@ -30,16 +33,23 @@ mod tests;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use error::retry;
+use firebreak_core::access::{
+    Grant, NewGrant, NewTeam, NewUser, Team, User, UserPatch, Visibility,
+};
 use firebreak_core::alert::{Alert, AlertAction, AlertFilter, ChangeEvent};
-use firebreak_core::ids::{AlertId, IncidentId, IntegrationId, JobId, ServiceId, TimelineEventId};
+use firebreak_core::audit::{AuditEntry, AuditFilter, NewAuditEntry};
+use firebreak_core::ids::{
+    AlertId, AuditId, GrantId, IncidentId, IntegrationId, JobId, ServiceId, TeamId,
+    TimelineEventId, TokenId, UserId,
+};
 use firebreak_core::incident::{Incident, IncidentFilter, NewIncident};
 use firebreak_core::jobs::{AutoResolveOutcome, Job};
 use firebreak_core::service::{
     Integration, IntegrationPatch, NewIntegration, NewService, Service, ServicePatch,
 };
 use firebreak_core::store::{
-    AlertStore, CommitStats, IncidentStore, IngestOutcome, IngestRequest, JobStore, Page,
-    PageRequest, ServiceStore, Store, StoreError, StoreResult, TokenStore,
+    AccessStore, AlertStore, AuditStore, CommitStats, IncidentStore, IngestOutcome, IngestRequest,
+    JobStore, Page, PageRequest, ServiceStore, Store, StoreError, StoreResult, TokenStore,
 };
 use firebreak_core::timeline::{Actor, TimelineEvent};
 use firebreak_core::timestamp::{DurationMs, Timestamp};
@@ -165,8 +175,12 @@ impl ServiceStore for PostgresStore {
         retry!(services::get(&self.pool, id.0))
     }
 
-    async fn list_services(&self, page: PageRequest) -> StoreResult<Page<Service>> {
-        retry!(services::list(&self.pool, page))
+    async fn list_services(
+        &self,
+        page: PageRequest,
+        visible: Option<Visibility>,
+    ) -> StoreResult<Page<Service>> {
+        retry!(services::list(&self.pool, page, visible.as_ref()))
     }
 
     async fn update_service(
@@ -393,8 +407,116 @@ impl TokenStore for PostgresStore {
         retry!(tokens::by_hash(&self.pool, hash))
     }
 
+    async fn get_token(&self, id: TokenId) -> StoreResult<Option<ApiToken>> {
+        retry!(tokens::get(&self.pool, id.0))
+    }
+
+    async fn list_tokens(
+        &self,
+        user_id: Option<UserId>,
+        page: PageRequest,
+    ) -> StoreResult<Page<ApiToken>> {
+        retry!(tokens::list(&self.pool, user_id, page))
+    }
+
+    async fn revoke_token(&self, id: TokenId, now: Timestamp) -> StoreResult<Option<ApiToken>> {
+        retry!(tokens::revoke(&self.pool, id.0, now))
+    }
+
     async fn count_tokens(&self) -> StoreResult<i64> {
         retry!(tokens::count(&self.pool))
+    }
+}
+
+#[async_trait]
+impl AccessStore for PostgresStore {
+    async fn create_user(&self, new: NewUser, now: Timestamp) -> StoreResult<User> {
+        retry!(access::create_user(&self.pool, &new, now))
+    }
+
+    async fn get_user(&self, id: UserId) -> StoreResult<Option<User>> {
+        retry!(access::get_user(&self.pool, id.0))
+    }
+
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<(User, Option<String>)>> {
+        retry!(access::user_by_email(&self.pool, email))
+    }
+
+    async fn list_users(&self, page: PageRequest) -> StoreResult<Page<User>> {
+        retry!(access::list_users(&self.pool, page))
+    }
+
+    async fn update_user(
+        &self,
+        id: UserId,
+        patch: UserPatch,
+        now: Timestamp,
+    ) -> StoreResult<Option<User>> {
+        retry!(access::update_user(&self.pool, id.0, &patch, now))
+    }
+
+    async fn create_team(&self, new: NewTeam, now: Timestamp) -> StoreResult<Team> {
+        retry!(access::create_team(&self.pool, &new, now))
+    }
+
+    async fn get_team(&self, id: TeamId) -> StoreResult<Option<Team>> {
+        retry!(access::get_team(&self.pool, id.0))
+    }
+
+    async fn list_teams(&self, page: PageRequest) -> StoreResult<Page<Team>> {
+        retry!(access::list_teams(&self.pool, page))
+    }
+
+    async fn set_team_members(
+        &self,
+        id: TeamId,
+        members: Vec<UserId>,
+        now: Timestamp,
+    ) -> StoreResult<Option<Team>> {
+        retry!(access::set_team_members(&self.pool, id.0, &members, now))
+    }
+
+    async fn create_grant(&self, new: NewGrant, now: Timestamp) -> StoreResult<Grant> {
+        retry!(access::create_grant(&self.pool, &new, now))
+    }
+
+    async fn get_grant(&self, id: GrantId) -> StoreResult<Option<Grant>> {
+        retry!(access::get_grant(&self.pool, id.0))
+    }
+
+    async fn list_grants(
+        &self,
+        user_id: Option<UserId>,
+        page: PageRequest,
+    ) -> StoreResult<Page<Grant>> {
+        retry!(access::list_grants(&self.pool, user_id, page))
+    }
+
+    async fn live_grants(&self, user_id: UserId, now: Timestamp) -> StoreResult<Vec<Grant>> {
+        retry!(access::live_grants(&self.pool, user_id.0, now))
+    }
+
+    async fn revoke_grant(&self, id: GrantId, now: Timestamp) -> StoreResult<Option<Grant>> {
+        retry!(access::revoke_grant(&self.pool, id.0, now))
+    }
+}
+
+#[async_trait]
+impl AuditStore for PostgresStore {
+    async fn append_audit(&self, entry: NewAuditEntry) -> StoreResult<AuditEntry> {
+        retry!(audit::append(&self.pool, &entry))
+    }
+
+    async fn list_audit(&self, filter: AuditFilter) -> StoreResult<Page<AuditEntry>> {
+        retry!(audit::list(&self.pool, &filter))
+    }
+
+    async fn audit_chain(
+        &self,
+        after: Option<AuditId>,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditEntry>> {
+        retry!(audit::chain(&self.pool, after, limit))
     }
 }
 

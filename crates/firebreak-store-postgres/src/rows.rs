@@ -1,9 +1,12 @@
 //! Mapping between PostgreSQL rows and domain types; the column lists every query selects.
 //! Times cross the wire as epoch milliseconds (`fb_ms` / `fb_ts` in the migration).
 
+use firebreak_core::access::{Grant, GrantScope, Role, Team, TokenScope, User};
 use firebreak_core::alert::{Alert, AlertStatus, Link};
+use firebreak_core::audit::{AuditEntry, AuditOutcome, NewAuditEntry};
 use firebreak_core::ids::{
-    AlertId, IncidentId, IntegrationId, JobId, ServiceId, TimelineEventId, TokenId,
+    AlertId, AuditId, GrantId, IncidentId, IntegrationId, JobId, ServiceId, TeamId,
+    TimelineEventId, TokenId, UserId,
 };
 use firebreak_core::incident::{Incident, IncidentStatus};
 use firebreak_core::jobs::{Job, JobKind};
@@ -45,7 +48,7 @@ fn parsed<T>(row: &Row, col: usize, parse: impl Fn(&str) -> Option<T>) -> StoreR
 }
 
 pub(crate) const SERVICE_COLS: &str =
-    "s.id, s.name, s.description, s.auto_resolve_incidents, fb_ms(s.created_at), fb_ms(s.updated_at)";
+    "s.id, s.name, s.description, s.auto_resolve_incidents, fb_ms(s.created_at), fb_ms(s.updated_at), s.team_id";
 
 pub(crate) fn service(row: &Row) -> StoreResult<Service> {
     Ok(Service {
@@ -55,6 +58,7 @@ pub(crate) fn service(row: &Row) -> StoreResult<Service> {
         auto_resolve_incidents: get(row, 3)?,
         created_at: ts(row, 4)?,
         updated_at: ts(row, 5)?,
+        team_id: get::<Option<i64>>(row, 6)?.map(TeamId),
     })
 }
 
@@ -171,17 +175,123 @@ pub(crate) fn job(row: &Row) -> StoreResult<Job> {
     })
 }
 
-pub(crate) const TOKEN_COLS: &str =
-    "t.id, t.name, t.role, fb_ms(t.created_at), fb_ms(t.expires_at)";
+pub(crate) const TOKEN_COLS: &str = "t.id, t.name, t.user_id, t.role, t.scopes, \
+     fb_ms(t.created_at), fb_ms(t.expires_at), fb_ms(t.revoked_at)";
 
 pub(crate) fn token(row: &Row) -> StoreResult<ApiToken> {
+    let scopes: Vec<&str> = get(row, 4)?;
     Ok(ApiToken {
         id: TokenId(get(row, 0)?),
         name: get(row, 1)?,
-        role: get(row, 2)?,
-        created_at: ts(row, 3)?,
-        expires_at: ts_opt(row, 4)?,
+        user_id: get::<Option<i64>>(row, 2)?.map(UserId),
+        role: get(row, 3)?,
+        scopes: scopes
+            .into_iter()
+            .map(|s| TokenScope::parse(s).ok_or_else(|| corrupt(4, "token scope")))
+            .collect::<StoreResult<_>>()?,
+        created_at: ts(row, 5)?,
+        expires_at: ts_opt(row, 6)?,
+        revoked_at: ts_opt(row, 7)?,
     })
+}
+
+pub(crate) const USER_COLS: &str =
+    "u.id, u.email, u.name, u.role, u.external, u.time_zone, u.disabled, \
+     fb_ms(u.created_at), fb_ms(u.updated_at), \
+     ARRAY(SELECT m.team_id FROM team_members m WHERE m.user_id = u.id ORDER BY m.team_id)";
+
+pub(crate) fn user(row: &Row) -> StoreResult<User> {
+    let teams: Vec<i64> = get(row, 9)?;
+    Ok(User {
+        id: UserId(get(row, 0)?),
+        email: get(row, 1)?,
+        name: get(row, 2)?,
+        role: parsed(row, 3, Role::parse)?,
+        external: get(row, 4)?,
+        time_zone: get(row, 5)?,
+        disabled: get(row, 6)?,
+        created_at: ts(row, 7)?,
+        updated_at: ts(row, 8)?,
+        team_ids: teams.into_iter().map(TeamId).collect(),
+    })
+}
+
+pub(crate) const TEAM_COLS: &str = "t.id, t.name, fb_ms(t.created_at), fb_ms(t.updated_at), \
+     ARRAY(SELECT m.user_id FROM team_members m WHERE m.team_id = t.id ORDER BY m.user_id)";
+
+pub(crate) fn team(row: &Row) -> StoreResult<Team> {
+    let members: Vec<i64> = get(row, 4)?;
+    Ok(Team {
+        id: TeamId(get(row, 0)?),
+        name: get(row, 1)?,
+        created_at: ts(row, 2)?,
+        updated_at: ts(row, 3)?,
+        member_ids: members.into_iter().map(UserId).collect(),
+    })
+}
+
+pub(crate) const GRANT_COLS: &str = "g.id, g.user_id, g.role, g.scope_kind, g.scope_ids, \
+     fb_ms(g.expires_at), fb_ms(g.created_at), fb_ms(g.revoked_at)";
+
+pub(crate) fn grant(row: &Row) -> StoreResult<Grant> {
+    let kind: &str = get(row, 3)?;
+    let ids: Vec<i64> = get(row, 4)?;
+    let scope = match kind {
+        "services" => GrantScope::Services(ids.into_iter().map(ServiceId).collect()),
+        "incidents" => GrantScope::Incidents(ids.into_iter().map(IncidentId).collect()),
+        _ => return Err(corrupt(3, "grant scope")),
+    };
+    Ok(Grant {
+        id: GrantId(get(row, 0)?),
+        user_id: UserId(get(row, 1)?),
+        role: parsed(row, 2, Role::parse)?,
+        scope,
+        expires_at: ts(row, 5)?,
+        created_at: ts(row, 6)?,
+        revoked_at: ts_opt(row, 7)?,
+    })
+}
+
+pub(crate) const AUDIT_COLS: &str = "l.id, fb_ms(l.at), l.actor_kind, l.actor_id, l.actor_name, l.action, \
+     l.object_kind, l.object_id, l.outcome, l.ip, l.user_agent, l.detail, l.before, l.after, l.prev_hash, l.hash";
+
+/// A JSON value stored as text (its exact serde_json serialisation).
+fn json_text(row: &Row, col: usize) -> StoreResult<serde_json::Value> {
+    let text: &str = get(row, col)?;
+    serde_json::from_str(text).map_err(|_| corrupt(col, "JSON"))
+}
+
+pub(crate) fn audit(row: &Row) -> StoreResult<AuditEntry> {
+    Ok(AuditEntry {
+        id: AuditId(get(row, 0)?),
+        entry: NewAuditEntry {
+            at: ts(row, 1)?,
+            actor: Actor {
+                kind: parsed(row, 2, ActorKind::parse)?,
+                id: get(row, 3)?,
+                name: get(row, 4)?,
+            },
+            action: get(row, 5)?,
+            object_kind: get(row, 6)?,
+            object_id: get(row, 7)?,
+            outcome: parsed(row, 8, AuditOutcome::parse)?,
+            ip: get(row, 9)?,
+            user_agent: get(row, 10)?,
+            detail: json_text(row, 11)?,
+            before: json_text(row, 12)?,
+            after: json_text(row, 13)?,
+        },
+        prev_hash: get(row, 14)?,
+        hash: get(row, 15)?,
+    })
+}
+
+/// The service ids and incident ids of a visibility filter, as query parameters.
+pub(crate) fn visible_ids(v: &firebreak_core::access::Visibility) -> (Vec<i64>, Vec<i64>) {
+    (
+        v.service_ids.iter().map(|s| s.0).collect(),
+        v.incident_ids.iter().map(|i| i.0).collect(),
+    )
 }
 
 /// Converts every row, stopping at the first that does not fit.

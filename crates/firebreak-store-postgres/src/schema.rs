@@ -6,7 +6,10 @@ use deadpool_postgres::Pool;
 use firebreak_core::store::StoreError;
 
 /// (version, SQL). Versions match the SQLite adapter's.
-pub(crate) const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("../migrations/0001_core.sql"))];
+pub(crate) const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("../migrations/0001_core.sql")),
+    (2, include_str!("../migrations/0002_access.sql")),
+];
 
 pub(crate) fn latest_version() -> i32 {
     MIGRATIONS.last().map(|(v, _)| *v).unwrap_or(0)

@@ -6,6 +6,8 @@ use crate::error::Attempt;
 use crate::rows::{self, INTEGRATION_COLS, SERVICE_COLS};
 use crate::timeline::{append, NewEvent};
 use deadpool_postgres::{Pool, Transaction};
+use firebreak_core::access::Visibility;
+use firebreak_core::ids::TeamId;
 use firebreak_core::service::{
     Integration, IntegrationPatch, NewIntegration, NewService, Service, ServicePatch,
 };
@@ -38,6 +40,23 @@ async fn service_event(
     Ok(())
 }
 
+/// `NotFound` unless the team exists. (Teams are never deleted, so the answer stays true until
+/// commit; the foreign key backs it up.)
+async fn require_team(tx: &Transaction<'_>, team_id: Option<TeamId>) -> Attempt<()> {
+    let Some(team) = team_id else {
+        return Ok(());
+    };
+    let stmt = tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM teams WHERE id = $1)")
+        .await?;
+    let exists: bool = tx.query_one(&stmt, &[&team.0]).await?.try_get(0)?;
+    if exists {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound(format!("team {team}")).into())
+    }
+}
+
 pub(crate) async fn create(
     pool: &Pool,
     new: &NewService,
@@ -46,10 +65,11 @@ pub(crate) async fn create(
 ) -> Attempt<Service> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
+    require_team(&tx, new.team_id).await?;
     let stmt = tx
         .prepare_cached(&format!(
-            "INSERT INTO services AS s (name, description, auto_resolve_incidents, created_at, updated_at) \
-             VALUES ($1, $2, $3, fb_ts($4), fb_ts($4)) RETURNING {SERVICE_COLS}"
+            "INSERT INTO services AS s (name, description, auto_resolve_incidents, team_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, fb_ts($5), fb_ts($5)) RETURNING {SERVICE_COLS}"
         ))
         .await?;
     let row = tx
@@ -59,6 +79,7 @@ pub(crate) async fn create(
                 &new.name,
                 &new.description,
                 &new.auto_resolve_incidents,
+                &new.team_id.map(|t| t.0),
                 &now.as_millis(),
             ],
         )
@@ -102,20 +123,28 @@ pub(crate) async fn get(pool: &Pool, id: i64) -> Attempt<Option<Service>> {
     }
 }
 
-pub(crate) async fn list(pool: &Pool, page: PageRequest) -> Attempt<Page<Service>> {
+/// Newest first; only the services in `visible` when given.
+pub(crate) async fn list(
+    pool: &Pool,
+    page: PageRequest,
+    visible: Option<&Visibility>,
+) -> Attempt<Page<Service>> {
     let limit = rows::limit(page.limit);
+    let fetch = i64::from(limit) + 1;
+    let visible: Option<Vec<i64>> = visible.map(|v| v.service_ids.iter().map(|s| s.0).collect());
+    let mut q = rows::Filtered::new(format!(
+        "SELECT {SERVICE_COLS} FROM services s WHERE s.deleted_at IS NULL"
+    ));
+    if let Some(ids) = &visible {
+        q.push(" AND s.id = ANY(?)", ids);
+    }
+    if let Some(c) = &page.cursor {
+        q.push(" AND s.id < ?", c);
+    }
+    q.push(" ORDER BY s.id DESC LIMIT ?", &fetch);
     let client = pool.get().await?;
-    let stmt = client
-        .prepare_cached(&format!(
-            "SELECT {SERVICE_COLS} FROM services s WHERE s.deleted_at IS NULL AND s.id < $1 ORDER BY s.id DESC LIMIT $2"
-        ))
-        .await?;
-    let found = client
-        .query(
-            &stmt,
-            &[&page.cursor.unwrap_or(i64::MAX), &(i64::from(limit) + 1)],
-        )
-        .await?;
+    let stmt = client.prepare_cached(&q.sql).await?;
+    let found = client.query(&stmt, &q.args).await?;
     Ok(Page::from_rows(
         rows::all(&found, rows::service)?,
         limit,
@@ -140,14 +169,28 @@ pub(crate) async fn update(
     let auto = patch
         .auto_resolve_incidents
         .unwrap_or(before.auto_resolve_incidents);
+    let team = patch.team_id.unwrap_or(before.team_id);
+    if patch.team_id.is_some() {
+        require_team(&tx, team).await?;
+    }
     let stmt = tx
         .prepare_cached(&format!(
-            "UPDATE services AS s SET name = $2, description = $3, auto_resolve_incidents = $4, updated_at = fb_ts($5) \
-             WHERE s.id = $1 RETURNING {SERVICE_COLS}"
+            "UPDATE services AS s SET name = $2, description = $3, auto_resolve_incidents = $4, team_id = $5, \
+             updated_at = fb_ts($6) WHERE s.id = $1 RETURNING {SERVICE_COLS}"
         ))
         .await?;
     let row = tx
-        .query_one(&stmt, &[&id, name, description, &auto, &now.as_millis()])
+        .query_one(
+            &stmt,
+            &[
+                &id,
+                name,
+                description,
+                &auto,
+                &team.map(|t| t.0),
+                &now.as_millis(),
+            ],
+        )
         .await?;
     let after = rows::service(&row)?;
     service_event(

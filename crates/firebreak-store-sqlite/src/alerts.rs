@@ -2,7 +2,7 @@
 //! resolve cascades onto incidents, change events, and alert reads.
 
 use crate::incidents::{ack_incident_row, resolve_incident_row};
-use crate::list_query::ListQuery;
+use crate::list_query::{id_list, ListQuery};
 use crate::open_alerts::OpenAlert;
 use crate::rows::{self, db_err, to_json, ALERT_COLS};
 use crate::timeline::{append, NewEvent, Payload};
@@ -504,6 +504,13 @@ pub(crate) fn list(conn: &Connection, f: &AlertFilter) -> StoreResult<Page<Alert
     }
     if let Some(t) = f.until {
         q.and("first_seen_at < ?", t.as_millis());
+    }
+    if let Some(v) = &f.visible {
+        q.and_raw(&format!(
+            "service_id IN ({}) OR incident_id IN ({})",
+            id_list(v.service_ids.iter().map(|s| s.0)),
+            id_list(v.incident_ids.iter().map(|i| i.0))
+        ));
     }
     q.fetch(conn, "id", f.page, rows::alert, |a| a.id.0)
 }

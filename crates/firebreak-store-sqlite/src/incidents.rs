@@ -2,7 +2,7 @@
 //! (lists, detail, timelines, open counts).
 
 use crate::alerts::{ack_alert_row, resolve_alert_row};
-use crate::list_query::ListQuery;
+use crate::list_query::{id_list, ListQuery};
 use crate::rows::{self, db_err, EVENT_COLS, INCIDENT_COLS};
 use crate::timeline::{append, NewEvent, Payload};
 use crate::writer::Tx;
@@ -230,6 +230,13 @@ pub(crate) fn list(conn: &Connection, f: &IncidentFilter) -> StoreResult<Page<In
     }
     if let Some(t) = f.until {
         q.and("i.detected_at < ?", t.as_millis());
+    }
+    if let Some(v) = &f.visible {
+        q.and_raw(&format!(
+            "i.id IN (SELECT incident_id FROM incident_services WHERE service_id IN ({})) OR i.id IN ({})",
+            id_list(v.service_ids.iter().map(|s| s.0)),
+            id_list(v.incident_ids.iter().map(|i| i.0))
+        ));
     }
     q.fetch(conn, "i.id", f.page, rows::incident, |i| i.id.0)
 }

@@ -18,7 +18,9 @@ mod tokens;
 mod writer;
 
 use async_trait::async_trait;
-use firebreak_core::access::{Grant, NewGrant, NewTeam, NewUser, Team, User, UserPatch};
+use firebreak_core::access::{
+    Grant, NewGrant, NewTeam, NewUser, Team, User, UserPatch, Visibility,
+};
 use firebreak_core::alert::{Alert, AlertFilter, ChangeEvent};
 use firebreak_core::audit::{AuditEntry, AuditFilter, NewAuditEntry};
 use firebreak_core::ids::*;
@@ -138,8 +140,14 @@ impl ServiceStore for SqliteStore {
         self.readers.read(move |c| services::get(c, id.0)).await
     }
 
-    async fn list_services(&self, page: PageRequest) -> StoreResult<Page<Service>> {
-        self.readers.read(move |c| services::list(c, page)).await
+    async fn list_services(
+        &self,
+        page: PageRequest,
+        visible: Option<Visibility>,
+    ) -> StoreResult<Page<Service>> {
+        self.readers
+            .read(move |c| services::list(c, page, visible.as_ref()))
+            .await
     }
 
     async fn update_service(
@@ -425,6 +433,26 @@ impl TokenStore for SqliteStore {
     async fn token_by_hash(&self, hash: &str) -> StoreResult<Option<ApiToken>> {
         let hash = hash.to_string();
         self.readers.read(move |c| tokens::by_hash(c, &hash)).await
+    }
+
+    async fn get_token(&self, id: TokenId) -> StoreResult<Option<ApiToken>> {
+        self.readers.read(move |c| tokens::get(c, id.0)).await
+    }
+
+    async fn list_tokens(
+        &self,
+        user_id: Option<UserId>,
+        page: PageRequest,
+    ) -> StoreResult<Page<ApiToken>> {
+        self.readers
+            .read(move |c| tokens::list(c, user_id, page))
+            .await
+    }
+
+    async fn revoke_token(&self, id: TokenId, now: Timestamp) -> StoreResult<Option<ApiToken>> {
+        self.writer
+            .write(move |c| tokens::revoke(c, id.0, now))
+            .await
     }
 
     async fn count_tokens(&self) -> StoreResult<i64> {

@@ -40,6 +40,19 @@ impl ListQuery {
         }
     }
 
+    /// Adds ` AND <column> IN (...)` for ids; an empty list matches nothing.
+    pub fn and_in_ids(&mut self, column: &str, ids: impl IntoIterator<Item = i64>) {
+        self.sql
+            .push_str(&format!(" AND {column} IN ({})", id_list(ids)));
+    }
+
+    /// Adds ` AND (<a> OR <b>)` with raw conditions (ids only, never client text).
+    pub fn and_raw(&mut self, condition: &str) {
+        self.sql.push_str(" AND (");
+        self.sql.push_str(condition);
+        self.sql.push(')');
+    }
+
     /// Runs the query newest first (`id_column` descending) after the page's cursor.
     pub fn fetch<T>(
         mut self,
@@ -63,5 +76,15 @@ impl ListQuery {
             .collect::<Result<_, _>>()
             .map_err(db_err)?;
         Ok(Page::from_rows(rows, limit, id_of))
+    }
+}
+
+/// Integer ids as an SQL list (`NULL` for none, so `x IN (NULL)` matches nothing).
+pub(crate) fn id_list(ids: impl IntoIterator<Item = i64>) -> String {
+    let list: Vec<String> = ids.into_iter().map(|i| i.to_string()).collect();
+    if list.is_empty() {
+        "NULL".into()
+    } else {
+        list.join(",")
     }
 }

@@ -1,5 +1,6 @@
 //! Mapping between SQLite rows and domain types; the column lists every query selects.
 
+use firebreak_core::access::TokenScope;
 use firebreak_core::alert::{Alert, AlertStatus, Link};
 use firebreak_core::ids::*;
 use firebreak_core::incident::{Incident, IncidentStatus};
@@ -41,7 +42,7 @@ fn parsed<T>(row: &Row, col: usize, parse: impl Fn(&str) -> Option<T>) -> rusqli
 }
 
 pub(crate) const SERVICE_COLS: &str =
-    "id, name, description, auto_resolve_incidents, created_at, updated_at";
+    "id, name, description, auto_resolve_incidents, created_at, updated_at, team_id";
 
 pub(crate) fn service(row: &Row) -> rusqlite::Result<Service> {
     Ok(Service {
@@ -51,6 +52,7 @@ pub(crate) fn service(row: &Row) -> rusqlite::Result<Service> {
         auto_resolve_incidents: row.get(3)?,
         created_at: ts(row, 4)?,
         updated_at: ts(row, 5)?,
+        team_id: row.get::<_, Option<i64>>(6)?.map(TeamId),
     })
 }
 
@@ -170,15 +172,20 @@ pub(crate) fn job(row: &Row) -> rusqlite::Result<Job> {
     })
 }
 
-pub(crate) const TOKEN_COLS: &str = "id, name, role, created_at, expires_at";
+pub(crate) const TOKEN_COLS: &str =
+    "id, name, role, created_at, expires_at, user_id, scopes, revoked_at";
 
 pub(crate) fn token(row: &Row) -> rusqlite::Result<ApiToken> {
+    let scopes: Vec<String> = json(row, 6)?;
     Ok(ApiToken {
         id: TokenId(row.get(0)?),
         name: row.get(1)?,
         role: row.get(2)?,
         created_at: ts(row, 3)?,
         expires_at: ts_opt(row, 4)?,
+        user_id: row.get::<_, Option<i64>>(5)?.map(UserId),
+        scopes: scopes.iter().filter_map(|s| TokenScope::parse(s)).collect(),
+        revoked_at: ts_opt(row, 7)?,
     })
 }
 

@@ -1,8 +1,11 @@
 //! Services and integrations: create, read, update, retire. Configuration changes are recorded on
 //! the service timeline.
 
+use crate::list_query::ListQuery;
 use crate::rows::{self, db_err, INTEGRATION_COLS, SERVICE_COLS};
 use crate::timeline::{append, NewEvent, Payload};
+use firebreak_core::access::Visibility;
+use firebreak_core::ids::TeamId;
 use firebreak_core::service::{
     Integration, IntegrationPatch, NewIntegration, NewService, Service, ServicePatch,
 };
@@ -41,11 +44,12 @@ pub(crate) fn create(
     actor: &Actor,
     now: Timestamp,
 ) -> StoreResult<i64> {
+    require_team(conn, new.team_id)?;
     conn.prepare_cached(
-        "INSERT INTO services (name, description, auto_resolve_incidents, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+        "INSERT INTO services (name, description, auto_resolve_incidents, team_id, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
     )
     .map_err(db_err)?
-    .execute((&new.name, &new.description, new.auto_resolve_incidents, now.as_millis()))
+    .execute((&new.name, &new.description, new.auto_resolve_incidents, new.team_id.map(|t| t.0), now.as_millis()))
     .map_err(db_err)?;
     let id = conn.last_insert_rowid();
     service_event(
@@ -69,18 +73,32 @@ pub(crate) fn get(conn: &Connection, id: i64) -> StoreResult<Option<Service>> {
     .map_err(db_err)
 }
 
-pub(crate) fn list(conn: &Connection, page: PageRequest) -> StoreResult<Page<Service>> {
-    let limit = page.limit.clamp(1, PageRequest::MAX_LIMIT);
-    let rows: Vec<Service> = conn
-        .prepare_cached(&format!(
-            "SELECT {SERVICE_COLS} FROM services WHERE deleted_at IS NULL AND id < ?1 ORDER BY id DESC LIMIT ?2"
-        ))
+pub(crate) fn list(
+    conn: &Connection,
+    page: PageRequest,
+    visible: Option<&Visibility>,
+) -> StoreResult<Page<Service>> {
+    let mut q = ListQuery::new(format!(
+        "SELECT {SERVICE_COLS} FROM services WHERE deleted_at IS NULL"
+    ));
+    if let Some(v) = visible {
+        q.and_in_ids("id", v.service_ids.iter().map(|s| s.0));
+    }
+    q.fetch(conn, "id", page, rows::service, |s| s.id.0)
+}
+
+fn require_team(conn: &Connection, team: Option<TeamId>) -> StoreResult<()> {
+    let Some(t) = team else { return Ok(()) };
+    let known: bool = conn
+        .prepare_cached("SELECT EXISTS(SELECT 1 FROM teams WHERE id = ?1)")
         .map_err(db_err)?
-        .query_map((page.cursor.unwrap_or(i64::MAX), i64::from(limit) + 1), rows::service)
-        .map_err(db_err)?
-        .collect::<Result<_, _>>()
+        .query_row([t.0], |r| r.get(0))
         .map_err(db_err)?;
-    Ok(Page::from_rows(rows, limit, |s| s.id.0))
+    if known {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound(format!("team {t}")))
+    }
 }
 
 pub(crate) fn update(
@@ -101,9 +119,11 @@ pub(crate) fn update(
     let auto = patch
         .auto_resolve_incidents
         .unwrap_or(before.auto_resolve_incidents);
-    conn.prepare_cached("UPDATE services SET name = ?2, description = ?3, auto_resolve_incidents = ?4, updated_at = ?5 WHERE id = ?1")
+    let team = patch.team_id.unwrap_or(before.team_id);
+    require_team(conn, team)?;
+    conn.prepare_cached("UPDATE services SET name = ?2, description = ?3, auto_resolve_incidents = ?4, team_id = ?5, updated_at = ?6 WHERE id = ?1")
         .map_err(db_err)?
-        .execute((id, &name, &description, auto, now.as_millis()))
+        .execute((id, &name, &description, auto, team.map(|t| t.0), now.as_millis()))
         .map_err(db_err)?;
     let after = get(conn, id)?;
     service_event(

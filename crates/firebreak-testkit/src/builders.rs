@@ -72,6 +72,7 @@ pub async fn service(store: &dyn Store, name: &str) -> Service {
                 name: name.to_string(),
                 description: format!("test service {name}"),
                 auto_resolve_incidents: true,
+                team_id: None,
             },
             actor(),
             at(0),

@@ -160,7 +160,8 @@ pub async fn start(
     let router = http::router(state.clone());
     let mut stop = rx.clone();
     tasks.push(tokio::spawn(async move {
-        let result = axum::serve(listener, router)
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(listener, service)
             .with_graceful_shutdown(async move {
                 let _ = stop.wait_for(|s| *s).await;
             })

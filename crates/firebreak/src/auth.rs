@@ -3,10 +3,10 @@
 
 use crate::app::AppState;
 use crate::http::problem::Problem;
-use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use firebreak_core::access::{
+    decide, NewUser, Permission, Role, Subject, Target, TokenScope, User,
+};
 use firebreak_core::timeline::Actor;
 use firebreak_core::token::{ApiToken, NewApiToken};
 use firebreak_core::{Clock, Store, Timestamp};
@@ -44,6 +44,15 @@ pub fn random_hex(n: usize) -> anyhow::Result<String> {
 pub struct Caller {
     pub token: ApiToken,
     pub actor: Actor,
+    pub user: Option<User>,
+    pub subject: Subject,
+}
+
+impl Caller {
+    /// The access decision for this caller (the same function the route middleware uses).
+    pub fn may(&self, permission: Permission, target: &Target) -> bool {
+        decide(&self.subject, permission, target).is_allowed()
+    }
 }
 
 #[derive(Default)]
@@ -83,14 +92,9 @@ async fn verify(state: &AppState, presented: &str) -> Result<ApiToken, Problem> 
     Ok(token)
 }
 
-/// Middleware for `/api/v1`: 401 without a valid `Authorization: Bearer <token>`.
-pub async fn require_token(
-    State(state): State<AppState>,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    let presented = req
-        .headers()
+/// The bearer token of a request, if it carries one.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
@@ -98,18 +102,83 @@ pub async fn require_token(
                 .or_else(|| v.strip_prefix("bearer "))
         })
         .map(str::trim)
-        .map(str::to_string);
-    let Some(presented) = presented else {
-        return Problem::unauthorized("missing credentials: send 'Authorization: Bearer <token>'")
-            .into_response();
+        .map(str::to_string)
+}
+
+/// Who is calling: the token, the user behind it (personal tokens), and the access subject
+/// (role, teams, live grants, token scopes). 401 for missing, invalid, expired or revoked
+/// credentials and disabled users.
+pub async fn authenticate(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+) -> Result<Caller, Problem> {
+    let Some(presented) = bearer(headers) else {
+        return Err(Problem::unauthorized(
+            "missing credentials: send 'Authorization: Bearer <token>'",
+        ));
     };
-    match verify(&state, &presented).await {
-        Ok(token) => {
-            let actor = Actor::token(token.id, &token.name);
-            req.extensions_mut().insert(Caller { token, actor });
-            next.run(req).await
+    let token = verify(state, &presented).await?;
+    let now = state.clock.now();
+    let (user, subject) = match token.user_id {
+        Some(uid) => {
+            let user = state
+                .store
+                .get_user(uid)
+                .await?
+                .ok_or_else(|| Problem::unauthorized("the token's user no longer exists"))?;
+            if user.disabled {
+                return Err(Problem::unauthorized("the token's user is disabled"));
+            }
+            let grants = if user.external {
+                state.store.live_grants(uid, now).await?
+            } else {
+                Vec::new()
+            };
+            let subject = Subject {
+                user_id: Some(uid),
+                role: user.role,
+                external: user.external,
+                team_ids: user.team_ids.clone(),
+                grants,
+                scopes: token.scopes.clone(),
+            };
+            (Some(user), subject)
         }
-        Err(p) => p.into_response(),
+        None => {
+            // A service token: its own role, no teams (team-scoped rights only on team-less
+            // services unless admin).
+            let role = Role::parse(&token.role).unwrap_or(Role::Observer);
+            let subject = Subject {
+                user_id: None,
+                role,
+                external: false,
+                team_ids: Vec::new(),
+                grants: Vec::new(),
+                scopes: token.scopes.clone(),
+            };
+            (None, subject)
+        }
+    };
+    let actor = match &user {
+        Some(u) => Actor {
+            kind: firebreak_core::ActorKind::User,
+            id: Some(u.id.to_string()),
+            name: u.name.clone(),
+        },
+        None => Actor::token(token.id, &token.name),
+    };
+    Ok(Caller {
+        token,
+        actor,
+        user,
+        subject,
+    })
+}
+
+/// Forget cached tokens (after a revocation on this node).
+pub fn forget_tokens(state: &AppState) {
+    if let Ok(mut c) = state.tokens.0.write() {
+        c.clear();
     }
 }
 
@@ -131,15 +200,39 @@ pub async fn bootstrap(
         }
         None => format!("fb_{}", random_hex(24)?),
     };
+    let now = clock.now();
+    let email =
+        std::env::var("FIREBREAK_BOOTSTRAP_EMAIL").unwrap_or_else(|_| "admin@localhost".into());
+    let admin = match store.user_by_email(&email).await? {
+        Some((user, _)) => user,
+        None => {
+            store
+                .create_user(
+                    NewUser {
+                        email,
+                        name: "Administrator".into(),
+                        role: Role::Admin,
+                        external: false,
+                        time_zone: "UTC".into(),
+                        password_hash: None,
+                        team_ids: Vec::new(),
+                    },
+                    now,
+                )
+                .await?
+        }
+    };
     store
         .create_token(
             NewApiToken {
                 name: "bootstrap-admin".into(),
                 token_hash: hash_token(&token),
-                role: "admin".into(),
+                user_id: Some(admin.id),
+                role: Role::Admin.as_str().into(),
+                scopes: TokenScope::ALL.to_vec(),
                 expires_at: None,
             },
-            clock.now(),
+            now,
         )
         .await?;
     Ok(Some(token))

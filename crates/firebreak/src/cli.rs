@@ -51,6 +51,24 @@ enum Command {
         #[command(subcommand)]
         what: IncidentCmd,
     },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        what: AuditCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Check the hash chain of the audit log and report the first broken link. Reads the store
+    /// directly with --database-url (the server must be stopped for SQLite), else asks the API.
+    Verify {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Read this store directly instead of calling the API.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
 }
 
 #[derive(Args)]
@@ -243,6 +261,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Alert { what } => runtime(false)?.block_on(alert_cmd(what)),
         Command::Incidents { what } => runtime(false)?.block_on(incidents_cmd(what)),
         Command::Incident { what } => runtime(false)?.block_on(incident_cmd(what)),
+        Command::Audit {
+            what:
+                AuditCmd::Verify {
+                    client,
+                    database_url,
+                },
+        } => runtime(false)?.block_on(audit_verify(client, database_url)),
     }
 }
 
@@ -458,5 +483,62 @@ async fn incident_cmd(cmd: IncidentCmd) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&inc)?);
         }
     }
+    Ok(())
+}
+
+/// Verifies the audit chain page by page; `fetch(after)` gives the next entries oldest first.
+async fn audit_verify(c: ClientArgs, database_url: Option<String>) -> anyhow::Result<()> {
+    use firebreak_core::audit::{verify_chain, AuditEntry, GENESIS_HASH};
+    const PAGE: u32 = 5000;
+    let store = match &database_url {
+        Some(url) => {
+            let over = Overrides {
+                database_url: Some(url.clone()),
+                ..Default::default()
+            };
+            let config = Config::load(None, &over)?;
+            let store = app::open_store(&config).await?;
+            store.ready().await.context("the store is not migrated")?;
+            Some(store)
+        }
+        None => None,
+    };
+    let api = match store {
+        Some(_) => None,
+        None => Some(client(&c, true)?),
+    };
+    let mut prev = GENESIS_HASH.to_string();
+    let mut after: Option<firebreak_core::AuditId> = None;
+    let mut count: u64 = 0;
+    loop {
+        let page: Vec<AuditEntry> = match (&store, &api) {
+            (Some(store), _) => store.audit_chain(after, PAGE).await?,
+            (None, Some(api)) => {
+                let path = match after {
+                    Some(a) => format!("/api/v1/audit/chain?after={a}&limit={PAGE}"),
+                    None => format!("/api/v1/audit/chain?limit={PAGE}"),
+                };
+                serde_json::from_value(api.call(Method::GET, &path, None).await?)
+                    .context("the API answered something that is not a list of audit entries")?
+            }
+            (None, None) => anyhow::bail!("nothing to read the audit log from"),
+        };
+        let Some(last) = page.last() else { break };
+        let last_id = last.id;
+        match verify_chain(&prev, &page) {
+            Ok(hash) => prev = hash,
+            Err(broken) => anyhow::bail!(
+                "audit chain broken at entry {}: {}",
+                broken.id,
+                broken.reason
+            ),
+        }
+        count += page.len() as u64;
+        after = Some(last_id);
+        if page.len() < PAGE as usize {
+            break;
+        }
+    }
+    println!("audit chain intact: {count} entries, last hash {prev}");
     Ok(())
 }

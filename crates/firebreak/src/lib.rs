@@ -1,6 +1,8 @@
 //! firebreak: the binary's library — CLI, configuration, HTTP API, ingest parsers, workers,
 //! metrics. `app::start` runs a server; `cli::main` is the command line.
 #![forbid(unsafe_code)]
+// The OpenAPI document is one large `json!` literal.
+#![recursion_limit = "512"]
 
 pub mod app;
 pub mod auth;

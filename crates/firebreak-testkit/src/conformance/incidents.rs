@@ -219,6 +219,7 @@ pub async fn case_auto_resolve_incidents_disabled(store: &dyn Store) {
         .update_service(
             svc.id,
             ServicePatch {
+                team_id: None,
                 auto_resolve_incidents: Some(false),
                 ..Default::default()
             },
@@ -278,6 +279,7 @@ pub async fn case_auto_resolve_incidents_disabled(store: &dyn Store) {
         .update_service(
             svc.id,
             ServicePatch {
+                team_id: None,
                 auto_resolve_incidents: Some(true),
                 ..Default::default()
             },

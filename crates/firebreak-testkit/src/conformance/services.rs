@@ -20,7 +20,7 @@ async fn all_service_ids(store: &dyn Store, limit: u32) -> Vec<i64> {
     let mut cursor = None;
     for _ in 0..100_000 {
         let p = store
-            .list_services(page(limit, cursor))
+            .list_services(page(limit, cursor), None)
             .await
             .expect("list_services");
         assert!(
@@ -71,6 +71,7 @@ pub async fn case_service_crud(store: &dyn Store) {
                 name: name.clone(),
                 description: "payments API".into(),
                 auto_resolve_incidents: true,
+                team_id: None,
             },
             actor(),
             at(100),
@@ -99,6 +100,7 @@ pub async fn case_service_crud(store: &dyn Store) {
         .update_service(
             created.id,
             ServicePatch {
+                team_id: None,
                 name: Some(renamed.clone()),
                 description: None,
                 auto_resolve_incidents: Some(false),
@@ -136,6 +138,7 @@ pub async fn case_service_crud(store: &dyn Store) {
         .update_service(
             created.id,
             ServicePatch {
+                team_id: None,
                 description: Some("v2".into()),
                 ..Default::default()
             },
@@ -194,7 +197,7 @@ pub async fn case_service_pagination(store: &dyn Store) {
         assert!(all_at_once.contains(id), "service {id} is listed");
     }
     let first_page = store
-        .list_services(page(2, None))
+        .list_services(page(2, None), None)
         .await
         .expect("list_services");
     assert_eq!(first_page.items.len(), 2);
@@ -605,6 +608,7 @@ pub async fn case_retire_service(store: &dyn Store) {
             .update_service(
                 svc.id,
                 ServicePatch {
+                    team_id: None,
                     name: Some("x".into()),
                     ..Default::default()
                 },
@@ -652,6 +656,7 @@ pub async fn case_service_config_timeline(store: &dyn Store) {
         .update_service(
             svc.id,
             ServicePatch {
+                team_id: None,
                 description: Some("changed".into()),
                 ..Default::default()
             },

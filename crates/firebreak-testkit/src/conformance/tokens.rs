@@ -18,6 +18,8 @@ pub async fn case_tokens(store: &dyn Store) {
     let token = store
         .create_token(
             NewApiToken {
+                user_id: None,
+                scopes: firebreak_core::access::TokenScope::ALL.to_vec(),
                 name: name.clone(),
                 token_hash: hash.clone(),
                 role: "admin".into(),
@@ -57,6 +59,8 @@ pub async fn case_tokens(store: &dyn Store) {
     let token2 = store
         .create_token(
             NewApiToken {
+                user_id: None,
+                scopes: firebreak_core::access::TokenScope::ALL.to_vec(),
                 name: unique_name("reader"),
                 token_hash: hash2.clone(),
                 role: "viewer".into(),
@@ -85,6 +89,8 @@ pub async fn case_tokens(store: &dyn Store) {
     let dup = store
         .create_token(
             NewApiToken {
+                user_id: None,
+                scopes: firebreak_core::access::TokenScope::ALL.to_vec(),
                 name: unique_name("dup"),
                 token_hash: hash.clone(),
                 role: "admin".into(),

@@ -24,6 +24,7 @@ fn alert_id(raw: &str) -> Result<AlertId, Problem> {
 
 async fn list_alerts(
     State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, Problem> {
     let p = parse_query(q.as_deref())?;
@@ -58,6 +59,7 @@ async fn list_alerts(
             .transpose()?,
         since: p.time("since")?,
         until: p.time("until")?,
+        visible: super::access::visibility(&s, &caller).await?,
         page: p.page()?,
     };
     Ok(Json(s.store.list_alerts(filter).await?).into_response())

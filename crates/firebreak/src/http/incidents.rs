@@ -7,10 +7,12 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
+use axum::http::Method;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
+use firebreak_core::access::{Permission, Target};
 use firebreak_core::incident::validate_title;
 use firebreak_core::store::PageRequest;
 use firebreak_core::{
@@ -34,6 +36,7 @@ fn incident_id(raw: &str) -> Result<IncidentId, Problem> {
 
 async fn list_incidents(
     State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, Problem> {
     let p = parse_query(q.as_deref())?;
@@ -66,6 +69,7 @@ async fn list_incidents(
             .transpose()?,
         since: p.time("since")?,
         until: p.time("until")?,
+        visible: super::access::visibility(&s, &caller).await?,
         page: p.page()?,
     };
     Ok(Json(s.store.list_incidents(filter).await?).into_response())
@@ -83,6 +87,7 @@ struct Declare {
 async fn declare(
     State(s): State<AppState>,
     Extension(caller): Extension<Caller>,
+    Extension(origin): Extension<super::access::Origin>,
     body: Body,
 ) -> Result<Response, Problem> {
     let req: Declare = json_body(body, s.max_body_bytes).await?;
@@ -112,6 +117,19 @@ async fn declare(
         service_ids.push(firebreak_core::ServiceId::parse(raw).ok_or_else(|| {
             Problem::bad_request(format!("'service_ids': '{raw}' is not a service id"))
         })?);
+    }
+    // Declaring is acting on every named service: responders only for their teams' services.
+    let target = super::access::services_target(&s, &service_ids).await?;
+    if !caller.may(Permission::ActOnIncidents, &target) {
+        return Err(super::access::forbid(
+            &s,
+            &caller,
+            &origin,
+            &Method::POST,
+            "/api/v1/incidents",
+            "a named service belongs to a team you are not in",
+        )
+        .await);
     }
     let new = NewIncident {
         title: req.title.trim().to_string(),
@@ -144,6 +162,7 @@ const INLINE_ALERTS: u32 = 500;
 
 async fn get_incident(
     State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     let id = incident_id(&id)?;
@@ -152,6 +171,22 @@ async fn get_incident(
         .get_incident(id)
         .await?
         .ok_or_else(|| Problem::not_found(format!("incident {id}")))?;
+    // Stakeholders see the summary; alerts are incident details.
+    let target = Target::Incident {
+        id,
+        services: match super::access::services_target(&s, &incident.service_ids).await? {
+            Target::Services(refs) => refs,
+            _ => Vec::new(),
+        },
+        open: incident.status != IncidentStatus::Resolved,
+    };
+    if !caller.may(Permission::ReadIncidentDetails, &target) {
+        return Ok(Json(IncidentDetail {
+            incident,
+            alerts: Vec::new(),
+        })
+        .into_response());
+    }
     let alerts = s
         .store
         .list_alerts(AlertFilter {

@@ -1,16 +1,20 @@
 //! HTTP: merges the routers of the API, the ingest endpoints, health checks and metrics.
 
+pub mod access;
 pub mod alerts;
+pub mod audit;
 pub mod body;
+pub mod grants;
 pub mod incidents;
 pub mod ingest;
 pub mod openapi;
+pub mod people;
 pub mod problem;
 pub mod query;
 pub mod services;
+pub mod tokens;
 
 use crate::app::AppState;
-use crate::auth;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -23,9 +27,13 @@ pub fn router(state: AppState) -> Router {
         .merge(services::routes())
         .merge(alerts::routes())
         .merge(incidents::routes())
+        .merge(people::routes())
+        .merge(tokens::routes())
+        .merge(grants::routes())
+        .merge(audit::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            auth::require_token,
+            access::authorize,
         ));
     Router::new()
         .route("/healthz", get(healthz))

@@ -82,6 +82,20 @@ fn filters(severity: &str) -> Vec<Value> {
     v
 }
 
+fn audit_params() -> Vec<Value> {
+    let mut v = vec![
+        q("actor_id", "user id (or token id for service tokens)"),
+        q("action", "e.g. service.create, access.denied"),
+        q("object_kind", "e.g. service, incident, route"),
+        q("object_id", "the object's id"),
+        q("outcome", "done or denied"),
+        q("since", "RFC 3339"),
+        q("until", "RFC 3339"),
+    ];
+    v.extend(page_params());
+    v
+}
+
 fn public(mut o: Value) -> Value {
     o["security"] = json!([]);
     o
@@ -102,9 +116,9 @@ fn build() -> Value {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         "schemas": {
           "Problem": {"type": "object", "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {"type": "string"}}},
-          "Service": {"type": "object", "properties": {"id": id, "name": {"type": "string"}, "description": {"type": "string"}, "auto_resolve_incidents": {"type": "boolean"}, "created_at": ts, "updated_at": ts}},
-          "ServiceCreate": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {"name": {"type": "string"}, "description": {"type": "string"}, "auto_resolve_incidents": {"type": "boolean"}}},
-          "ServiceUpdate": {"type": "object", "additionalProperties": false, "properties": {"name": {"type": "string"}, "description": {"type": "string"}, "auto_resolve_incidents": {"type": "boolean"}}},
+          "Service": {"type": "object", "properties": {"id": id, "name": {"type": "string"}, "description": {"type": "string"}, "auto_resolve_incidents": {"type": "boolean"}, "team_id": id_null, "created_at": ts, "updated_at": ts}},
+          "ServiceCreate": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {"name": {"type": "string"}, "description": {"type": "string"}, "auto_resolve_incidents": {"type": "boolean"}, "team_id": id}},
+          "ServiceUpdate": {"type": "object", "additionalProperties": false, "properties": {"name": {"type": "string"}, "description": {"type": "string"}, "auto_resolve_incidents": {"type": "boolean"}, "team_id": id_null}},
           "Integration": {"type": "object", "properties": {"id": id, "service_id": id, "kind": {"enum": ["pagerduty", "alertmanager", "generic"]}, "name": {"type": "string"}, "key": {"type": "string"}, "severity_override": {"type": ["string", "null"]}, "auto_resolve_after": {"type": ["string", "null"]}, "created_at": ts, "updated_at": ts}},
           "IntegrationCreate": {"type": "object", "required": ["kind", "name"], "additionalProperties": false, "properties": {"kind": {"enum": ["pagerduty", "alertmanager", "generic"]}, "name": {"type": "string"}, "key": {"type": "string", "minLength": 32, "maxLength": 32}, "severity_override": {"enum": ["SEV1", "SEV2", "SEV3", "SEV4"]}, "auto_resolve_after": {"type": "string", "description": "duration, e.g. 4h"}}},
           "IntegrationUpdate": {"type": "object", "additionalProperties": false, "properties": {"name": {"type": "string"}, "severity_override": {"type": ["string", "null"]}, "auto_resolve_after": {"type": ["string", "null"]}}},
@@ -113,6 +127,15 @@ fn build() -> Value {
           "IncidentDetail": {"allOf": [r("Incident"), {"type": "object", "properties": {"alerts": {"type": "array", "items": r("Alert")}}}]},
           "IncidentDeclare": {"type": "object", "required": ["title", "severity", "service_ids"], "additionalProperties": false, "properties": {"title": {"type": "string"}, "severity": {"enum": ["SEV1", "SEV2", "SEV3", "SEV4"]}, "service_ids": {"type": "array", "items": id}, "urgency": {"enum": ["high", "low"]}}},
           "TimelineEvent": {"type": "object", "properties": {"id": id, "incident_id": id_null, "service_id": id_null, "alert_id": id_null, "kind": {"type": "string"}, "actor": {"type": "object"}, "at": ts, "payload": {}, "visibility": {"enum": ["internal", "public"]}, "pinned": {"type": "boolean"}}},
+          "User": {"type": "object", "properties": {"id": id, "email": {"type": "string"}, "name": {"type": "string"}, "role": {"enum": ["admin", "manager", "responder", "observer", "stakeholder"]}, "external": {"type": "boolean"}, "time_zone": {"type": "string"}, "team_ids": {"type": "array", "items": id}, "disabled": {"type": "boolean"}, "created_at": ts, "updated_at": ts}},
+          "UserCreate": {"type": "object", "required": ["email", "name", "role"], "additionalProperties": false, "properties": {"email": {"type": "string"}, "name": {"type": "string"}, "role": {"type": "string"}, "external": {"type": "boolean"}, "time_zone": {"type": "string"}, "password": {"type": "string", "minLength": 12}, "team_ids": {"type": "array", "items": id}}},
+          "UserUpdate": {"type": "object", "additionalProperties": false, "properties": {"name": {"type": "string"}, "role": {"type": "string"}, "time_zone": {"type": "string"}, "disabled": {"type": "boolean"}, "password": {"type": "string"}}},
+          "Team": {"type": "object", "properties": {"id": id, "name": {"type": "string"}, "member_ids": {"type": "array", "items": id}, "created_at": ts, "updated_at": ts}},
+          "Token": {"type": "object", "properties": {"id": id, "name": {"type": "string"}, "user_id": id_null, "role": {"type": "string"}, "scopes": {"type": "array", "items": {"enum": ["read", "write", "admin"]}}, "created_at": ts, "expires_at": ts_null, "revoked_at": ts_null, "token": {"type": "string", "description": "only in the answer to POST"}}},
+          "TokenCreate": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {"name": {"type": "string"}, "user_id": id, "scopes": {"type": "array", "items": {"enum": ["read", "write", "admin"]}}, "expires_in": {"type": "string", "description": "duration, e.g. 90d"}, "role": {"type": "string", "description": "a service token with this role (admins only)"}}},
+          "Grant": {"type": "object", "properties": {"id": id, "user_id": id, "role": {"enum": ["responder", "observer", "stakeholder"]}, "scope": {"type": "object"}, "expires_at": ts, "created_at": ts, "revoked_at": ts_null}},
+          "GrantCreate": {"type": "object", "required": ["user_id", "role", "expires_at"], "additionalProperties": false, "properties": {"user_id": id, "role": {"enum": ["responder", "observer", "stakeholder"]}, "service_ids": {"type": "array", "items": id}, "incident_ids": {"type": "array", "items": id}, "expires_at": ts}},
+          "AuditEntry": {"type": "object", "properties": {"id": id, "at": ts, "actor": {"type": "object"}, "action": {"type": "string"}, "object_kind": {"type": "string"}, "object_id": {"type": ["string", "null"]}, "outcome": {"enum": ["done", "denied"]}, "ip": {"type": ["string", "null"]}, "user_agent": {"type": ["string", "null"]}, "detail": {}, "before": {}, "after": {}, "prev_hash": {"type": "string"}, "hash": {"type": "string"}}},
           "GenericEvent": {"type": "object", "additionalProperties": false, "properties": {"summary": {"type": "string"}, "severity": {"enum": ["critical", "error", "warning", "info"]}, "dedup_key": {"type": "string"}, "source": {"type": "string"}, "action": {"enum": ["trigger", "acknowledge", "resolve"]}, "labels": {"type": "object"}, "details": {"type": "object"}, "links": {"type": "array"}}}
         }
       },
@@ -150,6 +173,39 @@ fn build() -> Value {
         "/api/v1/incidents/{id}/timeline": {"get": op("An incident's timeline, oldest first", "200", Some(list_of("TimelineEvent")), None, {let mut p = vec![path_id()]; p.extend(page_params()); p})},
         "/api/v1/incidents/{id}/acknowledge": {"post": op("Acknowledge an incident and its triggered alerts", "200", Some(r("Incident")), None, vec![path_id()])},
         "/api/v1/incidents/{id}/resolve": {"post": op("Resolve an incident and its open alerts", "200", Some(r("Incident")), None, vec![path_id()])},
+        "/api/v1/me": {"get": op("The caller: user, token, role, grants", "200", None, None, vec![])},
+        "/api/v1/users": {
+          "get": op("List users (admin)", "200", Some(list_of("User")), None, page_params()),
+          "post": op("Create a user (admin)", "201", Some(r("User")), Some(r("UserCreate")), vec![])
+        },
+        "/api/v1/users/{id}": {
+          "get": op("Get a user (admin)", "200", Some(r("User")), None, vec![path_id()]),
+          "patch": op("Change a user: name, role, time zone, disabled, password reset (admin)", "200", Some(r("User")), Some(r("UserUpdate")), vec![path_id()])
+        },
+        "/api/v1/teams": {
+          "get": op("List teams", "200", Some(list_of("Team")), None, page_params()),
+          "post": op("Create a team (admin)", "201", Some(r("Team")), Some(json!({"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}, "member_ids": {"type": "array", "items": id}}})), vec![])
+        },
+        "/api/v1/teams/{id}": {
+          "get": op("Get a team", "200", Some(r("Team")), None, vec![path_id()]),
+          "patch": op("Replace a team's members (admin)", "200", Some(r("Team")), Some(json!({"type": "object", "required": ["member_ids"], "properties": {"member_ids": {"type": "array", "items": id}}})), vec![path_id()])
+        },
+        "/api/v1/tokens": {
+          "get": op("List API tokens (your own; admins: all)", "200", Some(list_of("Token")), None, page_params()),
+          "post": op("Create an API token; the token text is in the answer once", "201", Some(r("Token")), Some(r("TokenCreate")), vec![])
+        },
+        "/api/v1/tokens/{id}": {"delete": op("Revoke a token (your own; admins: any)", "200", Some(r("Token")), None, vec![path_id()])},
+        "/api/v1/grants": {
+          "get": op("List grants (admin)", "200", Some(list_of("Grant")), None, {let mut p = vec![q("user_id", "only this user's grants")]; p.extend(page_params()); p}),
+          "post": op("Grant a role on services or incidents until an expiry (admin)", "201", Some(r("Grant")), Some(r("GrantCreate")), vec![])
+        },
+        "/api/v1/grants/{id}": {
+          "get": op("Get a grant (admin)", "200", Some(r("Grant")), None, vec![path_id()]),
+          "delete": op("Revoke a grant (admin)", "200", Some(r("Grant")), None, vec![path_id()])
+        },
+        "/api/v1/audit": {"get": op("The audit log, newest first (admin)", "200", Some(list_of("AuditEntry")), None, audit_params())},
+        "/api/v1/audit/export": {"get": op("The audit log as JSON Lines for SIEMs (admin)", "200", None, None, audit_params())},
+        "/api/v1/audit/chain": {"get": op("Audit entries oldest first, to verify the hash chain (admin)", "200", None, None, vec![q("after", "entry id to continue after"), q("limit", "1–5000, default 1000")])},
         "/v2/enqueue": {"post": public(op("PagerDuty Events API v2 (routing_key in the body; PD response shapes)", "202", None, Some(json!({"type": "object"})), vec![]))},
         "/v2/change/enqueue": {"post": public(op("PagerDuty change events", "202", None, Some(json!({"type": "object"})), vec![]))},
         "/ingest/alertmanager/{key}": {"post": public(op("Prometheus Alertmanager webhook (payload version 4)", "200", None, Some(json!({"type": "object"})), vec![json!({"name": "key", "in": "path", "required": true, "schema": {"type": "string"}})]))},

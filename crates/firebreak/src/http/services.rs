@@ -1,5 +1,6 @@
 //! `/api/v1/services` and `/api/v1/integrations`: configure what breaks and how alerts get in.
 
+use super::access::{forbid, Origin};
 use super::body::json_body;
 use super::problem::Problem;
 use super::query::parse_query;
@@ -7,16 +8,20 @@ use crate::app::AppState;
 use crate::auth::{random_hex, Caller};
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
+use axum::http::Method;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
+use firebreak_core::access::{Permission, ServiceRef, Target};
 use firebreak_core::service::{validate_description, validate_integration_key, validate_name};
 use firebreak_core::store::Page;
+use firebreak_core::TeamId;
 use firebreak_core::{
     DurationMs, IncidentSeverity, IntegrationId, IntegrationKind, IntegrationPatch, NewIntegration,
     NewService, ServiceId, ServicePatch,
 };
+use firebreak_core::{Integration, Service};
 use serde::Deserialize;
 
 pub fn routes() -> Router<AppState> {
@@ -61,24 +66,65 @@ struct CreateService {
     description: String,
     #[serde(default = "yes")]
     auto_resolve_incidents: bool,
+    team_id: Option<String>,
 }
 
 fn yes() -> bool {
     true
 }
 
+fn parse_team(raw: &str) -> Result<TeamId, Problem> {
+    TeamId::parse(raw)
+        .ok_or_else(|| Problem::bad_request(format!("'team_id' '{raw}' is not an id")))
+}
+
+/// Managers may only give a service to (or take it from) one of their own teams.
+async fn check_team(
+    s: &AppState,
+    caller: &Caller,
+    origin: &Origin,
+    method: &Method,
+    path: &str,
+    team: Option<TeamId>,
+) -> Result<(), Problem> {
+    let target = Target::Services(vec![ServiceRef {
+        id: ServiceId(0),
+        team_id: team,
+    }]);
+    if caller.may(Permission::ConfigureServices, &target) {
+        return Ok(());
+    }
+    let reason = match team {
+        Some(_) => "you may only assign services to your own teams",
+        None => "only admins configure services that no team owns",
+    };
+    Err(forbid(s, caller, origin, method, path, reason).await)
+}
+
 async fn create_service(
     State(s): State<AppState>,
     Extension(caller): Extension<Caller>,
+    Extension(origin): Extension<Origin>,
     body: Body,
 ) -> Result<Response, Problem> {
     let req: CreateService = json_body(body, s.max_body_bytes).await?;
     validate_name("name", &req.name).map_err(invalid)?;
     validate_description(&req.description).map_err(invalid)?;
+    let team_id = req.team_id.as_deref().map(parse_team).transpose()?;
+    check_team(
+        &s,
+        &caller,
+        &origin,
+        &Method::POST,
+        "/api/v1/services",
+        team_id,
+    )
+    .await?;
     let new = NewService {
         name: req.name.trim().to_string(),
         description: req.description,
         auto_resolve_incidents: req.auto_resolve_incidents,
+        team_id,
     };
     let service = s
         .store
@@ -89,11 +135,13 @@ async fn create_service(
 
 async fn list_services(
     State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, Problem> {
     let params = parse_query(q.as_deref())?;
     params.check_known(&["limit", "cursor"])?;
-    let page = s.store.list_services(params.page()?).await?;
+    let visible = super::access::visibility(&s, &caller).await?;
+    let page = s.store.list_services(params.page()?, visible).await?;
     Ok(Json(page).into_response())
 }
 
@@ -116,11 +164,14 @@ struct UpdateService {
     name: Option<String>,
     description: Option<String>,
     auto_resolve_incidents: Option<bool>,
+    #[serde(default, deserialize_with = "nullable")]
+    team_id: Option<Option<String>>,
 }
 
 async fn update_service(
     State(s): State<AppState>,
     Extension(caller): Extension<Caller>,
+    Extension(origin): Extension<Origin>,
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Response, Problem> {
@@ -132,10 +183,27 @@ async fn update_service(
     if let Some(d) = &req.description {
         validate_description(d).map_err(invalid)?;
     }
+    let team_id = match &req.team_id {
+        Some(Some(raw)) => Some(Some(parse_team(raw)?)),
+        Some(None) => Some(None),
+        None => None,
+    };
+    if let Some(new_team) = team_id {
+        check_team(
+            &s,
+            &caller,
+            &origin,
+            &Method::PATCH,
+            &format!("/api/v1/services/{id}"),
+            new_team,
+        )
+        .await?;
+    }
     let patch = ServicePatch {
         name: req.name.map(|n| n.trim().to_string()),
         description: req.description,
         auto_resolve_incidents: req.auto_resolve_incidents,
+        team_id,
     };
     let service = s
         .store
@@ -237,15 +305,41 @@ async fn create_integration(
     Ok((StatusCode::CREATED, Json(integration)).into_response())
 }
 
+/// Integrations as the caller may see them: the key only for those who configure the service.
+fn shown(
+    caller: &Caller,
+    service: &Service,
+    integrations: Vec<Integration>,
+) -> Vec<serde_json::Value> {
+    let target = Target::Services(vec![ServiceRef {
+        id: service.id,
+        team_id: service.team_id,
+    }]);
+    let show_keys = caller.may(Permission::ConfigureServices, &target);
+    integrations
+        .into_iter()
+        .map(|i| {
+            let mut v = serde_json::json!(i);
+            if !show_keys {
+                v["key"] = serde_json::Value::Null;
+            }
+            v
+        })
+        .collect()
+}
+
 async fn list_integrations(
     State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     let sid = service_id(&id)?;
-    if s.store.get_service(sid).await?.is_none() {
-        return Err(Problem::not_found(format!("service {sid}")));
-    }
-    let items = s.store.list_integrations(sid).await?;
+    let service = s
+        .store
+        .get_service(sid)
+        .await?
+        .ok_or_else(|| Problem::not_found(format!("service {sid}")))?;
+    let items = shown(&caller, &service, s.store.list_integrations(sid).await?);
     Ok(Json(Page {
         items,
         next_cursor: None,
@@ -269,6 +363,7 @@ async fn service_timeline(
 
 async fn get_integration(
     State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     let iid = integration_id(&id)?;
@@ -277,7 +372,13 @@ async fn get_integration(
         .get_integration(iid)
         .await?
         .ok_or_else(|| Problem::not_found(format!("integration {iid}")))?;
-    Ok(Json(i).into_response())
+    let service = s
+        .store
+        .get_service(i.service_id)
+        .await?
+        .ok_or_else(|| Problem::not_found(format!("integration {iid}")))?;
+    let shown = shown(&caller, &service, vec![i]);
+    Ok(Json(shown.into_iter().next()).into_response())
 }
 
 #[derive(Deserialize)]

@@ -399,7 +399,7 @@ async fn incidents_from_alerts_acknowledge_resolve_and_timeline() {
             "incident.resolved"
         ]
     );
-    assert_eq!(events[2]["actor"]["kind"], "token");
+    assert_eq!(events[2]["actor"]["kind"], "user");
     assert_eq!(events[0]["actor"]["kind"], "integration");
 
     // Filters.

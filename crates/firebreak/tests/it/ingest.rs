@@ -4,7 +4,11 @@
 use crate::support::*;
 use async_trait::async_trait;
 use firebreak::client::Client;
+use firebreak_core::access::{
+    Grant, NewGrant, NewTeam, NewUser, Team, User, UserPatch, Visibility,
+};
 use firebreak_core::alert::{Alert, AlertFilter, ChangeEvent};
+use firebreak_core::audit::{AuditEntry, AuditFilter, NewAuditEntry};
 use firebreak_core::ids::*;
 use firebreak_core::incident::{Incident, IncidentFilter, NewIncident};
 use firebreak_core::jobs::{AutoResolveOutcome, Job};
@@ -397,7 +401,7 @@ delegate! {
     ServiceStore {}
         create_service(new: NewService, actor: Actor, now: Timestamp) -> StoreResult<Service>;
         get_service(id: ServiceId) -> StoreResult<Option<Service>>;
-        list_services(page: PageRequest) -> StoreResult<Page<Service>>;
+        list_services(page: PageRequest, visible: Option<Visibility>) -> StoreResult<Page<Service>>;
         update_service(id: ServiceId, patch: ServicePatch, actor: Actor, now: Timestamp) -> StoreResult<Option<Service>>;
         delete_service(id: ServiceId, actor: Actor, now: Timestamp) -> StoreResult<bool>;
         create_integration(service_id: ServiceId, new: NewIntegration, actor: Actor, now: Timestamp) -> StoreResult<Integration>;
@@ -448,7 +452,35 @@ delegate! {
     TokenStore {}
         create_token(new: NewApiToken, now: Timestamp) -> StoreResult<ApiToken>;
         token_by_hash(hash: &str) -> StoreResult<Option<ApiToken>>;
+        get_token(id: TokenId) -> StoreResult<Option<ApiToken>>;
+        list_tokens(user_id: Option<UserId>, page: PageRequest) -> StoreResult<Page<ApiToken>>;
+        revoke_token(id: TokenId, now: Timestamp) -> StoreResult<Option<ApiToken>>;
         count_tokens() -> StoreResult<i64>;
+}
+
+delegate! {
+    AccessStore {}
+        create_user(new: NewUser, now: Timestamp) -> StoreResult<User>;
+        get_user(id: UserId) -> StoreResult<Option<User>>;
+        user_by_email(email: &str) -> StoreResult<Option<(User, Option<String>)>>;
+        list_users(page: PageRequest) -> StoreResult<Page<User>>;
+        update_user(id: UserId, patch: UserPatch, now: Timestamp) -> StoreResult<Option<User>>;
+        create_team(new: NewTeam, now: Timestamp) -> StoreResult<Team>;
+        get_team(id: TeamId) -> StoreResult<Option<Team>>;
+        list_teams(page: PageRequest) -> StoreResult<Page<Team>>;
+        set_team_members(id: TeamId, members: Vec<UserId>, now: Timestamp) -> StoreResult<Option<Team>>;
+        create_grant(new: NewGrant, now: Timestamp) -> StoreResult<Grant>;
+        get_grant(id: GrantId) -> StoreResult<Option<Grant>>;
+        list_grants(user_id: Option<UserId>, page: PageRequest) -> StoreResult<Page<Grant>>;
+        live_grants(user_id: UserId, now: Timestamp) -> StoreResult<Vec<Grant>>;
+        revoke_grant(id: GrantId, now: Timestamp) -> StoreResult<Option<Grant>>;
+}
+
+delegate! {
+    AuditStore {}
+        append_audit(entry: NewAuditEntry) -> StoreResult<AuditEntry>;
+        list_audit(filter: AuditFilter) -> StoreResult<Page<AuditEntry>>;
+        audit_chain(after: Option<AuditId>, limit: u32) -> StoreResult<Vec<AuditEntry>>;
 }
 
 #[async_trait]

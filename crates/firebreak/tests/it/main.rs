@@ -7,6 +7,7 @@
 
 mod alertmanager_real;
 mod api;
+mod audit_log;
 mod cli;
 mod conformance;
 mod crash;

@@ -1,0 +1,290 @@
+//! `/api/v1/me`, `/api/v1/users` and `/api/v1/teams`: who uses firebreak and which teams own
+//! which services.
+
+use super::body::json_body;
+use super::problem::Problem;
+use super::query::parse_query;
+use crate::app::AppState;
+use crate::auth::Caller;
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use firebreak_core::access::{NewTeam, NewUser, Role, UserPatch};
+use firebreak_core::service::validate_name;
+use firebreak_core::{TeamId, UserId};
+use serde::Deserialize;
+use serde_json::json;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/me", get(me))
+        .route("/users", get(list_users).post(create_user))
+        .route("/users/{id}", get(get_user).patch(update_user))
+        .route("/teams", get(list_teams).post(create_team))
+        .route("/teams/{id}", get(get_team).patch(update_team))
+}
+
+/// Shortest password accepted.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
+/// Argon2id PHC string of a password.
+pub fn hash_password(password: &str) -> Result<String, Problem> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(Problem::bad_request(format!(
+            "'password' must be at least {MIN_PASSWORD_CHARS} characters"
+        )));
+    }
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| {
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("no randomness: {e}"),
+        )
+    })?;
+    let salt = SaltString::encode_b64(&salt)
+        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| {
+            Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("password hashing failed: {e}"),
+            )
+        })
+}
+
+fn parse_role(text: &str) -> Result<Role, Problem> {
+    Role::parse(text).ok_or_else(|| {
+        Problem::bad_request(format!(
+            "'role' '{text}' is not one of: admin, manager, responder, observer, stakeholder"
+        ))
+    })
+}
+
+fn ids<T>(what: &str, raw: &[String], parse: fn(&str) -> Option<T>) -> Result<Vec<T>, Problem> {
+    raw.iter()
+        .map(|r| {
+            parse(r).ok_or_else(|| Problem::bad_request(format!("'{what}': '{r}' is not an id")))
+        })
+        .collect()
+}
+
+fn validate_time_zone(tz: &str) -> Result<(), Problem> {
+    let ok = !tz.is_empty()
+        && tz.len() <= 64
+        && tz
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/_+-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(Problem::bad_request(format!(
+            "'time_zone' '{tz}' is not an IANA time zone name like Europe/Berlin"
+        )))
+    }
+}
+
+fn validate_email(email: &str) -> Result<(), Problem> {
+    let ok = email.len() <= 254
+        && email.split_once('@').is_some_and(|(l, d)| {
+            !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.')
+        })
+        && !email.chars().any(char::is_whitespace);
+    if ok {
+        Ok(())
+    } else {
+        Err(Problem::bad_request(format!(
+            "'email' '{email}' is not an email address"
+        )))
+    }
+}
+
+fn store_conflict(e: firebreak_core::StoreError) -> Problem {
+    match e {
+        firebreak_core::StoreError::NotFound(what) => {
+            Problem::bad_request(format!("{what} not found"))
+        }
+        other => other.into(),
+    }
+}
+
+async fn me(Extension(caller): Extension<Caller>) -> Response {
+    Json(json!({
+        "user": caller.user,
+        "token": {"id": caller.token.id, "name": caller.token.name, "scopes": caller.token.scopes, "expires_at": caller.token.expires_at},
+        "role": caller.subject.role,
+        "external": caller.subject.external,
+        "grants": caller.subject.grants,
+    }))
+    .into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateUser {
+    email: String,
+    name: String,
+    role: String,
+    #[serde(default)]
+    external: bool,
+    time_zone: Option<String>,
+    password: Option<String>,
+    #[serde(default)]
+    team_ids: Vec<String>,
+}
+
+async fn create_user(State(s): State<AppState>, body: Body) -> Result<Response, Problem> {
+    let req: CreateUser = json_body(body, s.max_body_bytes).await?;
+    validate_email(req.email.trim())?;
+    validate_name("name", &req.name).map_err(Problem::bad_request)?;
+    let time_zone = req.time_zone.unwrap_or_else(|| "UTC".into());
+    validate_time_zone(&time_zone)?;
+    let new = NewUser {
+        email: req.email.trim().to_string(),
+        name: req.name.trim().to_string(),
+        role: parse_role(&req.role)?,
+        external: req.external,
+        time_zone,
+        password_hash: req.password.as_deref().map(hash_password).transpose()?,
+        team_ids: ids("team_ids", &req.team_ids, TeamId::parse)?,
+    };
+    let user = s
+        .store
+        .create_user(new, s.clock.now())
+        .await
+        .map_err(store_conflict)?;
+    Ok((StatusCode::CREATED, Json(user)).into_response())
+}
+
+async fn list_users(State(s): State<AppState>, RawQuery(q): RawQuery) -> Result<Response, Problem> {
+    let p = parse_query(q.as_deref())?;
+    p.check_known(&["limit", "cursor"])?;
+    Ok(Json(s.store.list_users(p.page()?).await?).into_response())
+}
+
+fn user_id(raw: &str) -> Result<UserId, Problem> {
+    UserId::parse(raw).ok_or_else(|| Problem::not_found(format!("user {raw}")))
+}
+
+async fn get_user(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, Problem> {
+    let id = user_id(&id)?;
+    Ok(Json(
+        s.store
+            .get_user(id)
+            .await?
+            .ok_or_else(|| Problem::not_found(format!("user {id}")))?,
+    )
+    .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateUser {
+    name: Option<String>,
+    role: Option<String>,
+    time_zone: Option<String>,
+    disabled: Option<bool>,
+    /// An admin-driven password reset.
+    password: Option<String>,
+}
+
+async fn update_user(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response, Problem> {
+    let id = user_id(&id)?;
+    let req: UpdateUser = json_body(body, s.max_body_bytes).await?;
+    if let Some(n) = &req.name {
+        validate_name("name", n).map_err(Problem::bad_request)?;
+    }
+    if let Some(tz) = &req.time_zone {
+        validate_time_zone(tz)?;
+    }
+    let patch = UserPatch {
+        name: req.name.map(|n| n.trim().to_string()),
+        role: req.role.as_deref().map(parse_role).transpose()?,
+        time_zone: req.time_zone,
+        disabled: req.disabled,
+        password_hash: req.password.as_deref().map(hash_password).transpose()?,
+    };
+    let user = s
+        .store
+        .update_user(id, patch, s.clock.now())
+        .await?
+        .ok_or_else(|| Problem::not_found(format!("user {id}")))?;
+    crate::auth::forget_tokens(&s);
+    Ok(Json(user).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateTeam {
+    name: String,
+    #[serde(default)]
+    member_ids: Vec<String>,
+}
+
+async fn create_team(State(s): State<AppState>, body: Body) -> Result<Response, Problem> {
+    let req: CreateTeam = json_body(body, s.max_body_bytes).await?;
+    validate_name("name", &req.name).map_err(Problem::bad_request)?;
+    let new = NewTeam {
+        name: req.name.trim().to_string(),
+        member_ids: ids("member_ids", &req.member_ids, UserId::parse)?,
+    };
+    let team = s
+        .store
+        .create_team(new, s.clock.now())
+        .await
+        .map_err(store_conflict)?;
+    Ok((StatusCode::CREATED, Json(team)).into_response())
+}
+
+async fn list_teams(State(s): State<AppState>, RawQuery(q): RawQuery) -> Result<Response, Problem> {
+    let p = parse_query(q.as_deref())?;
+    p.check_known(&["limit", "cursor"])?;
+    Ok(Json(s.store.list_teams(p.page()?).await?).into_response())
+}
+
+fn team_id(raw: &str) -> Result<TeamId, Problem> {
+    TeamId::parse(raw).ok_or_else(|| Problem::not_found(format!("team {raw}")))
+}
+
+async fn get_team(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, Problem> {
+    let id = team_id(&id)?;
+    Ok(Json(
+        s.store
+            .get_team(id)
+            .await?
+            .ok_or_else(|| Problem::not_found(format!("team {id}")))?,
+    )
+    .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateTeam {
+    member_ids: Vec<String>,
+}
+
+async fn update_team(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response, Problem> {
+    let id = team_id(&id)?;
+    let req: UpdateTeam = json_body(body, s.max_body_bytes).await?;
+    let members = ids("member_ids", &req.member_ids, UserId::parse)?;
+    let team = s
+        .store
+        .set_team_members(id, members, s.clock.now())
+        .await
+        .map_err(store_conflict)?
+        .ok_or_else(|| Problem::not_found(format!("team {id}")))?;
+    Ok(Json(team).into_response())
+}

@@ -182,6 +182,8 @@ pub enum Permission {
     ActOnIncidents,
     /// Services and integrations (without keys).
     ReadConfig,
+    /// The people directory: teams and their members (internal users only).
+    ReadDirectory,
     /// Create and change services and integrations, see integration keys.
     ConfigureServices,
     /// Users, teams, grants, other people's tokens.
@@ -195,7 +197,8 @@ impl Permission {
         match self {
             Permission::ReadIncidents
             | Permission::ReadIncidentDetails
-            | Permission::ReadConfig => TokenScope::Read,
+            | Permission::ReadConfig
+            | Permission::ReadDirectory => TokenScope::Read,
             Permission::ActOnIncidents | Permission::ConfigureServices => TokenScope::Write,
             Permission::ManageAccess | Permission::ReadAudit => TokenScope::Admin,
         }
@@ -214,6 +217,7 @@ impl Permission {
                 Permission::ReadIncidents
                     | Permission::ReadIncidentDetails
                     | Permission::ReadConfig
+                    | Permission::ReadDirectory
             ),
             Role::Stakeholder => matches!(self, Permission::ReadIncidents),
         }
@@ -342,7 +346,10 @@ fn decide_external(subject: &Subject, permission: Permission, target: &Target) -
     let deny = || Decision::Deny("no grant covers this".into());
     if matches!(
         permission,
-        Permission::ConfigureServices | Permission::ManageAccess | Permission::ReadAudit
+        Permission::ConfigureServices
+            | Permission::ManageAccess
+            | Permission::ReadAudit
+            | Permission::ReadDirectory
     ) {
         return deny();
     }
@@ -482,6 +489,10 @@ mod tests {
             "no declaring"
         );
         assert!(!decide(&ext, Permission::ConfigureServices, &granted).is_allowed());
+        assert!(
+            !decide(&ext, Permission::ReadDirectory, &Target::Global).is_allowed(),
+            "no people directory for outsiders"
+        );
         let inc = |open| Target::Incident {
             id: IncidentId(9),
             services: vec![svc(6, None)],

@@ -7,6 +7,8 @@
 //! and keys) and only rely on the store being empty in `check_incident_numbers_dense`, which
 //! `run_all` runs last. Every timestamp is explicit (`builders::at`); nothing reads the clock.
 
+mod access;
+mod audit;
 mod concurrency;
 mod incidents;
 mod ingest;
@@ -16,6 +18,8 @@ mod services;
 mod timeline;
 mod tokens;
 
+pub use access::*;
+pub use audit::*;
 pub use concurrency::*;
 pub use incidents::*;
 pub use ingest::*;
@@ -88,10 +92,25 @@ fn cases() -> Vec<(&'static str, CaseFn)> {
         case!(case_no_job_without_auto_resolve),
         case!(case_claim_jobs_respects_limit),
         case!(case_tokens),
+        case!(case_users),
+        case!(case_user_pagination),
+        case!(case_update_user),
+        case!(case_teams),
+        case!(case_service_team),
+        case!(case_list_services_visibility),
+        case!(case_list_visibility_filters),
+        case!(case_grants),
+        case!(case_user_tokens),
+        case!(case_audit_chain),
+        case!(case_audit_filters),
         case!(case_open_counts),
         (
             "case_concurrent_ingest",
             |s: Arc<dyn Store>| -> CaseFuture { Box::pin(case_concurrent_ingest(s)) },
+        ),
+        (
+            "case_concurrent_audit_appends",
+            |s: Arc<dyn Store>| -> CaseFuture { Box::pin(case_concurrent_audit_appends(s)) },
         ),
     ]
 }

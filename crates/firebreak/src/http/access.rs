@@ -44,183 +44,48 @@ pub enum From {
 use Permission::*;
 
 /// Every `/api/v1` route (as matched, with the `/api/v1` prefix) and its rule.
+#[rustfmt::skip]
 pub const RULES: &[(&str, &str, Rule)] = &[
     ("GET", "/api/v1/me", Rule::Authenticated),
-    (
-        "GET",
-        "/api/v1/services",
-        Rule::Need(ReadConfig, From::Global),
-    ),
-    (
-        "POST",
-        "/api/v1/services",
-        Rule::Need(ConfigureServices, From::Global),
-    ),
-    (
-        "GET",
-        "/api/v1/services/{id}",
-        Rule::Need(ReadConfig, From::Service),
-    ),
-    (
-        "PATCH",
-        "/api/v1/services/{id}",
-        Rule::Need(ConfigureServices, From::Service),
-    ),
-    (
-        "DELETE",
-        "/api/v1/services/{id}",
-        Rule::Need(ConfigureServices, From::Service),
-    ),
-    (
-        "GET",
-        "/api/v1/services/{id}/integrations",
-        Rule::Need(ReadConfig, From::Service),
-    ),
-    (
-        "POST",
-        "/api/v1/services/{id}/integrations",
-        Rule::Need(ConfigureServices, From::Service),
-    ),
-    (
-        "GET",
-        "/api/v1/services/{id}/timeline",
-        Rule::Need(ReadConfig, From::Service),
-    ),
-    (
-        "GET",
-        "/api/v1/integrations/{id}",
-        Rule::Need(ReadConfig, From::Integration),
-    ),
-    (
-        "PATCH",
-        "/api/v1/integrations/{id}",
-        Rule::Need(ConfigureServices, From::Integration),
-    ),
-    (
-        "DELETE",
-        "/api/v1/integrations/{id}",
-        Rule::Need(ConfigureServices, From::Integration),
-    ),
-    (
-        "GET",
-        "/api/v1/alerts",
-        Rule::Need(ReadIncidentDetails, From::Global),
-    ),
-    (
-        "GET",
-        "/api/v1/alerts/{id}",
-        Rule::Need(ReadIncidentDetails, From::Alert),
-    ),
-    (
-        "POST",
-        "/api/v1/alerts/{id}/acknowledge",
-        Rule::Need(ActOnIncidents, From::Alert),
-    ),
-    (
-        "POST",
-        "/api/v1/alerts/{id}/resolve",
-        Rule::Need(ActOnIncidents, From::Alert),
-    ),
-    (
-        "GET",
-        "/api/v1/incidents",
-        Rule::Need(ReadIncidents, From::Global),
-    ),
-    (
-        "POST",
-        "/api/v1/incidents",
-        Rule::Need(ActOnIncidents, From::Global),
-    ),
-    (
-        "GET",
-        "/api/v1/incidents/{id}",
-        Rule::Need(ReadIncidents, From::Incident),
-    ),
-    (
-        "GET",
-        "/api/v1/incidents/{id}/timeline",
-        Rule::Need(ReadIncidentDetails, From::Incident),
-    ),
-    (
-        "POST",
-        "/api/v1/incidents/{id}/acknowledge",
-        Rule::Need(ActOnIncidents, From::Incident),
-    ),
-    (
-        "POST",
-        "/api/v1/incidents/{id}/resolve",
-        Rule::Need(ActOnIncidents, From::Incident),
-    ),
-    (
-        "GET",
-        "/api/v1/users",
-        Rule::Need(ManageAccess, From::Global),
-    ),
-    (
-        "POST",
-        "/api/v1/users",
-        Rule::Need(ManageAccess, From::Global),
-    ),
-    (
-        "GET",
-        "/api/v1/users/{id}",
-        Rule::Need(ManageAccess, From::Global),
-    ),
-    (
-        "PATCH",
-        "/api/v1/users/{id}",
-        Rule::Need(ManageAccess, From::Global),
-    ),
-    ("GET", "/api/v1/teams", Rule::Need(ReadConfig, From::Global)),
-    (
-        "POST",
-        "/api/v1/teams",
-        Rule::Need(ManageAccess, From::Global),
-    ),
-    (
-        "GET",
-        "/api/v1/teams/{id}",
-        Rule::Need(ReadConfig, From::Global),
-    ),
-    (
-        "PATCH",
-        "/api/v1/teams/{id}",
-        Rule::Need(ManageAccess, From::Global),
-    ),
+    ("GET", "/api/v1/services", Rule::Need(ReadConfig, From::Global)),
+    ("POST", "/api/v1/services", Rule::Need(ConfigureServices, From::Global)),
+    ("GET", "/api/v1/services/{id}", Rule::Need(ReadConfig, From::Service)),
+    ("PATCH", "/api/v1/services/{id}", Rule::Need(ConfigureServices, From::Service)),
+    ("DELETE", "/api/v1/services/{id}", Rule::Need(ConfigureServices, From::Service)),
+    ("GET", "/api/v1/services/{id}/integrations", Rule::Need(ReadConfig, From::Service)),
+    ("POST", "/api/v1/services/{id}/integrations", Rule::Need(ConfigureServices, From::Service)),
+    ("GET", "/api/v1/services/{id}/timeline", Rule::Need(ReadConfig, From::Service)),
+    ("GET", "/api/v1/integrations/{id}", Rule::Need(ReadConfig, From::Integration)),
+    ("PATCH", "/api/v1/integrations/{id}", Rule::Need(ConfigureServices, From::Integration)),
+    ("DELETE", "/api/v1/integrations/{id}", Rule::Need(ConfigureServices, From::Integration)),
+    ("GET", "/api/v1/alerts", Rule::Need(ReadIncidentDetails, From::Global)),
+    ("GET", "/api/v1/alerts/{id}", Rule::Need(ReadIncidentDetails, From::Alert)),
+    ("POST", "/api/v1/alerts/{id}/acknowledge", Rule::Need(ActOnIncidents, From::Alert)),
+    ("POST", "/api/v1/alerts/{id}/resolve", Rule::Need(ActOnIncidents, From::Alert)),
+    ("GET", "/api/v1/incidents", Rule::Need(ReadIncidents, From::Global)),
+    ("POST", "/api/v1/incidents", Rule::Need(ActOnIncidents, From::Global)),
+    ("GET", "/api/v1/incidents/{id}", Rule::Need(ReadIncidents, From::Incident)),
+    ("GET", "/api/v1/incidents/{id}/timeline", Rule::Need(ReadIncidentDetails, From::Incident)),
+    ("POST", "/api/v1/incidents/{id}/acknowledge", Rule::Need(ActOnIncidents, From::Incident)),
+    ("POST", "/api/v1/incidents/{id}/resolve", Rule::Need(ActOnIncidents, From::Incident)),
+    ("GET", "/api/v1/users", Rule::Need(ManageAccess, From::Global)),
+    ("POST", "/api/v1/users", Rule::Need(ManageAccess, From::Global)),
+    ("GET", "/api/v1/users/{id}", Rule::Need(ManageAccess, From::Global)),
+    ("PATCH", "/api/v1/users/{id}", Rule::Need(ManageAccess, From::Global)),
+    ("GET", "/api/v1/teams", Rule::Need(ReadDirectory, From::Global)),
+    ("POST", "/api/v1/teams", Rule::Need(ManageAccess, From::Global)),
+    ("GET", "/api/v1/teams/{id}", Rule::Need(ReadDirectory, From::Global)),
+    ("PATCH", "/api/v1/teams/{id}", Rule::Need(ManageAccess, From::Global)),
     ("GET", "/api/v1/tokens", Rule::Authenticated),
     ("POST", "/api/v1/tokens", Rule::Authenticated),
     ("DELETE", "/api/v1/tokens/{id}", Rule::Authenticated),
-    (
-        "GET",
-        "/api/v1/grants",
-        Rule::Need(ManageAccess, From::Global),
-    ),
-    (
-        "POST",
-        "/api/v1/grants",
-        Rule::Need(ManageAccess, From::Global),
-    ),
-    (
-        "GET",
-        "/api/v1/grants/{id}",
-        Rule::Need(ManageAccess, From::Global),
-    ),
-    (
-        "DELETE",
-        "/api/v1/grants/{id}",
-        Rule::Need(ManageAccess, From::Global),
-    ),
+    ("GET", "/api/v1/grants", Rule::Need(ManageAccess, From::Global)),
+    ("POST", "/api/v1/grants", Rule::Need(ManageAccess, From::Global)),
+    ("GET", "/api/v1/grants/{id}", Rule::Need(ManageAccess, From::Global)),
+    ("DELETE", "/api/v1/grants/{id}", Rule::Need(ManageAccess, From::Global)),
     ("GET", "/api/v1/audit", Rule::Need(ReadAudit, From::Global)),
-    (
-        "GET",
-        "/api/v1/audit/export",
-        Rule::Need(ReadAudit, From::Global),
-    ),
-    (
-        "GET",
-        "/api/v1/audit/chain",
-        Rule::Need(ReadAudit, From::Global),
-    ),
+    ("GET", "/api/v1/audit/export", Rule::Need(ReadAudit, From::Global)),
+    ("GET", "/api/v1/audit/chain", Rule::Need(ReadAudit, From::Global)),
 ];
 
 pub fn rule_for(method: &Method, path: &str) -> Option<Rule> {
@@ -513,6 +378,23 @@ pub async fn authorize(State(state): State<AppState>, req: Request, next: Next) 
         Err(p) => return p.into_response(),
     };
     let Some(rule) = rule_for(&method, &pattern) else {
+        let allowed: Vec<&str> = RULES
+            .iter()
+            .filter(|(_, p, _)| *p == pattern)
+            .map(|(m, _, _)| *m)
+            .collect();
+        if !allowed.is_empty() {
+            let list = allowed.join(", ");
+            let mut resp = Problem::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("{method} is not allowed here (allowed: {list})"),
+            )
+            .into_response();
+            if let Ok(v) = axum::http::HeaderValue::from_str(&list) {
+                resp.headers_mut().insert(axum::http::header::ALLOW, v);
+            }
+            return resp;
+        }
         tracing::error!(%method, %pattern, "route without an access rule refused");
         return Problem::new(StatusCode::FORBIDDEN, "this route has no access rule")
             .into_response();

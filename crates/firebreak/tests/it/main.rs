@@ -5,6 +5,7 @@
 //! Test code: unwrap/expect/panic are how a test fails here.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod access_matrix;
 mod alertmanager_real;
 mod api;
 mod audit_log;
@@ -15,4 +16,5 @@ mod ingest;
 mod jobs;
 mod postgres;
 mod postgres_store;
+mod security;
 mod support;

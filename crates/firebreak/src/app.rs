@@ -26,6 +26,8 @@ pub struct Inner {
     pub tokens: auth::TokenCache,
     /// PagerDuty-compatible 429s on `/v2/enqueue`, when configured.
     pub pd_rate_limit: Option<crate::ratelimit::RateLimiter>,
+    /// Console sign-in attempts per (IP, email) and minute.
+    pub signin_limit: crate::ratelimit::RateLimiter,
 }
 
 /// Everything a request handler or worker needs.
@@ -48,6 +50,7 @@ impl AppState {
             max_body_bytes: config.max_body_bytes,
             integrations: RwLock::new(HashMap::new()),
             tokens: auth::TokenCache::default(),
+            signin_limit: crate::ratelimit::RateLimiter::per_minute(10),
             pd_rate_limit: config
                 .pagerduty_rate_limit_per_minute
                 .map(crate::ratelimit::RateLimiter::per_minute),

@@ -117,7 +117,12 @@ pub async fn authenticate(
             "missing credentials: send 'Authorization: Bearer <token>'",
         ));
     };
-    let token = verify(state, &presented).await?;
+    authenticate_token(state, &presented).await
+}
+
+/// The caller behind a token's text (a bearer token, or a console session cookie).
+pub async fn authenticate_token(state: &AppState, presented: &str) -> Result<Caller, Problem> {
+    let token = verify(state, presented).await?;
     let now = state.clock.now();
     let (user, subject) = match token.user_id {
         Some(uid) => {

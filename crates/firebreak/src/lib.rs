@@ -13,4 +13,5 @@ pub mod http;
 pub mod ingest;
 pub mod metrics;
 pub mod ratelimit;
+pub mod web;
 pub mod workers;

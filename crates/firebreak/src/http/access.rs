@@ -150,7 +150,7 @@ async fn incident_target(state: &AppState, id: IncidentId) -> Result<Target, Pro
 }
 
 /// Resolves what the request is about. 404 when the object does not exist.
-async fn target(state: &AppState, from: From, id: Option<&str>) -> Result<Target, Problem> {
+pub async fn target_of(state: &AppState, from: From, id: Option<&str>) -> Result<Target, Problem> {
     let raw = id.unwrap_or("");
     match from {
         From::Global => Ok(Target::Global),
@@ -405,7 +405,7 @@ pub async fn authorize(State(state): State<AppState>, req: Request, next: Next) 
         Rule::Need(_, from) => from,
     };
     if let Rule::Need(permission, from) = rule {
-        let target = match target(&state, from, id.as_deref()).await {
+        let target = match target_of(&state, from, id.as_deref()).await {
             Ok(t) => t,
             Err(p) => return p.into_response(),
         };

@@ -41,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(openapi::document))
         .nest("/api/v1", api)
         .merge(ingest::routes())
+        .merge(crate::web::router(state.clone()))
         .fallback(not_found)
         .with_state(state)
 }

@@ -11,6 +11,7 @@ mod api;
 mod audit_log;
 mod cli;
 mod conformance;
+mod console;
 mod crash;
 mod ingest;
 mod jobs;

@@ -1,0 +1,414 @@
+//! The console over HTTP (the browser tests in e2e/ drive it for real): sign-in with login CSRF,
+//! cookie flags, no session fixation, no open redirects, rate-limited and audited failures, CSRF
+//! on every form, access decided per page like the API, HTML escaped, strict CSP.
+
+use crate::support::*;
+use firebreak::client::{Answer, Client};
+use hyper::Method;
+use serde_json::json;
+
+const PASSWORD: &str = "correct horse battery staple";
+const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
+
+fn set_cookie(a: &Answer, name: &str) -> Option<String> {
+    a.headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(str::to_string)
+}
+
+fn cookie_value(set_cookie: &str) -> String {
+    set_cookie
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .split_once('=')
+        .map(|(_, v)| v.to_string())
+        .unwrap_or_default()
+}
+
+fn hidden_csrf(html: &str) -> String {
+    let at = html.find("name=\"_csrf\" value=\"").expect("a CSRF field")
+        + "name=\"_csrf\" value=\"".len();
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+/// Signs in through the form like a browser; returns the session cookie value.
+async fn sign_in(c: &Client, email: &str, password: &str, next: &str) -> Answer {
+    let page = c.send(Method::GET, "/signin", None).await.unwrap();
+    let login = cookie_value(&set_cookie(&page, "fb_signin").unwrap());
+    let csrf = hidden_csrf(page.body.as_str().unwrap());
+    let body = format!(
+        "email={email}&password={}&_csrf={csrf}&next={next}",
+        password.replace(' ', "+")
+    );
+    c.send_with(
+        Method::POST,
+        "/signin",
+        &[FORM, ("cookie", &format!("fb_signin={login}"))],
+        Some(body.into_bytes()),
+    )
+    .await
+    .unwrap()
+}
+
+async fn user(t: &TestServer, email: &str, role: &str, external: bool) -> String {
+    let u = t.post("/api/v1/users", json!({"email": email, "name": email, "role": role, "external": external, "password": PASSWORD})).await;
+    assert_eq!(u.status, 201, "{:?}", u.body);
+    u.body["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_sessions_and_csrf() {
+    let t = TestServer::start().await;
+    user(&t, "ana@example.com", "responder", false).await;
+    let (_, key) = t.service_with("web", "generic").await;
+    let a = t
+        .anon
+        .send(
+            Method::POST,
+            &format!("/ingest/generic/{key}"),
+            Some(&json!({"summary": "<img src=x onerror=alert(1)> down", "severity": "critical"})),
+        )
+        .await
+        .unwrap();
+    let incident = a.body["incident_id"].as_str().unwrap().to_string();
+    let c = t.anon.clone();
+
+    // Pages need a session; the sign-in page has a strict CSP.
+    let r = c.send(Method::GET, "/incidents", None).await.unwrap();
+    assert_eq!(r.status, 303);
+    assert_eq!(r.headers["location"], "/signin?next=/incidents");
+    let page = c.send(Method::GET, "/signin", None).await.unwrap();
+    assert!(page.headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("script-src 'self'"));
+
+    // Wrong password, and a form without the sign-in cookie: refused, audited.
+    assert_eq!(
+        sign_in(&c, "ana@example.com", "wrong password!!", "/incidents")
+            .await
+            .status,
+        401
+    );
+    let no_cookie = c
+        .send_with(
+            Method::POST,
+            "/signin",
+            &[FORM],
+            Some(
+                format!(
+                    "email=ana@example.com&password={}&_csrf=x",
+                    PASSWORD.replace(' ', "+")
+                )
+                .into_bytes(),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(no_cookie.status, 403, "login CSRF");
+    let failed = t.get("/api/v1/audit?action=session.failed").await;
+    assert_eq!(failed.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(failed.body["items"][0]["ip"], "127.0.0.1");
+
+    // A good sign-in: a new session cookie with the right flags; an offsite `next` is ignored.
+    let ok = sign_in(&c, "ana@example.com", PASSWORD, "//evil.example/").await;
+    assert_eq!(ok.status, 303);
+    assert_eq!(ok.headers["location"], "/incidents", "no open redirect");
+    let cookie = set_cookie(&ok, "fb_session").unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("Secure"), "plain HTTP on loopback");
+    let session = cookie_value(&cookie);
+    let again = cookie_value(
+        &set_cookie(
+            &sign_in(&c, "ana@example.com", PASSWORD, "/incidents").await,
+            "fb_session",
+        )
+        .unwrap(),
+    );
+    assert_ne!(
+        session, again,
+        "every sign-in issues a fresh session (no fixation)"
+    );
+    let jar = format!("fb_session={session}");
+
+    let list = c
+        .send_with(Method::GET, "/incidents", &[("cookie", &jar)], None)
+        .await
+        .unwrap();
+    assert_eq!(list.status, 200);
+    let html = list.body.as_str().unwrap();
+    assert!(
+        html.contains("&#60;img src=x onerror=alert(1)&#62; down"),
+        "alert text is escaped"
+    );
+    assert!(!html.contains("<img src=x"));
+    let room = c
+        .send_with(
+            Method::GET,
+            &format!("/incidents/{incident}"),
+            &[("cookie", &jar)],
+            None,
+        )
+        .await
+        .unwrap();
+    let csrf = hidden_csrf(room.body.as_str().unwrap());
+
+    // CSRF: no token, or a wrong one → 403 and nothing changes; the right one acknowledges.
+    let ack = format!("/incidents/{incident}/acknowledge");
+    for body in ["", "_csrf=0000", "_csrf="] {
+        let r = c
+            .send_with(
+                Method::POST,
+                &ack,
+                &[FORM, ("cookie", &jar)],
+                Some(body.as_bytes().to_vec()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status, 403, "{body:?}");
+    }
+    assert_eq!(
+        t.get(&format!("/api/v1/incidents/{incident}")).await.body["status"],
+        "triggered"
+    );
+    let r = c
+        .send_with(
+            Method::POST,
+            &ack,
+            &[FORM, ("cookie", &jar)],
+            Some(format!("_csrf={csrf}").into_bytes()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 303);
+    assert_eq!(
+        t.get(&format!("/api/v1/incidents/{incident}")).await.body["status"],
+        "acknowledged"
+    );
+    let tl = t
+        .get(&format!("/api/v1/incidents/{incident}/timeline"))
+        .await;
+    let ack_event = tl.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "incident.acknowledged")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        ack_event["actor"]["name"], "ana@example.com",
+        "the person, not a token, acted"
+    );
+
+    // Signing out revokes the session.
+    let out = c
+        .send_with(
+            Method::POST,
+            "/signout",
+            &[FORM, ("cookie", &jar)],
+            Some(format!("_csrf={csrf}").into_bytes()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.status, 303);
+    t.clock.advance(firebreak_core::DurationMs::from_secs(11)); // past the token cache
+    let after = c
+        .send_with(Method::GET, "/incidents", &[("cookie", &jar)], None)
+        .await
+        .unwrap();
+    assert_eq!(after.status, 303, "the old cookie no longer works");
+
+    // Sessions expire.
+    t.clock
+        .advance(firebreak_core::DurationMs::parse("13h").unwrap());
+    let expired = c
+        .send_with(
+            Method::GET,
+            "/incidents",
+            &[("cookie", &format!("fb_session={again}"))],
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(expired.status, 303);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_is_rate_limited() {
+    let t = TestServer::start().await;
+    user(&t, "bob@example.com", "observer", false).await;
+    for _ in 0..10 {
+        assert_eq!(
+            sign_in(&t.anon, "bob@example.com", "not the password", "/")
+                .await
+                .status,
+            401
+        );
+    }
+    assert_eq!(
+        sign_in(&t.anon, "bob@example.com", PASSWORD, "/")
+            .await
+            .status,
+        429,
+        "even the right password waits"
+    );
+    t.clock.advance(firebreak_core::DurationMs::from_secs(60));
+    assert_eq!(
+        sign_in(&t.anon, "bob@example.com", PASSWORD, "/")
+            .await
+            .status,
+        303
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_follow_the_same_access_rules_as_the_api() {
+    let t = TestServer::start().await;
+    let (sa, key_a) = t.service_with("granted", "generic").await;
+    let (_, key_b) = t.service_with("other", "generic").await;
+    let inc = |key: String| {
+        let anon = t.anon.clone();
+        async move {
+            let a = anon
+                .send(
+                    Method::POST,
+                    &format!("/ingest/generic/{key}"),
+                    Some(&json!({"summary": format!("down {key}"), "severity": "error"})),
+                )
+                .await
+                .unwrap();
+            a.body["incident_id"].as_str().unwrap().to_string()
+        }
+    };
+    let (ia, ib) = (inc(key_a).await, inc(key_b).await);
+    let ext = user(&t, "vendor@example.com", "responder", true).await;
+    let g = t.post("/api/v1/grants", json!({"user_id": ext, "role": "responder", "service_ids": [sa], "expires_at": "2026-09-01T00:00:00Z"})).await;
+    assert_eq!(g.status, 201);
+    user(&t, "sam@example.com", "stakeholder", false).await;
+    user(&t, "olga@example.com", "observer", false).await;
+
+    let session = |email: &'static str| {
+        let c = t.anon.clone();
+        async move {
+            format!(
+                "fb_session={}",
+                cookie_value(
+                    &set_cookie(&sign_in(&c, email, PASSWORD, "/").await, "fb_session").unwrap()
+                )
+            )
+        }
+    };
+    let vendor = session("vendor@example.com").await;
+    let list = t
+        .anon
+        .send_with(Method::GET, "/incidents", &[("cookie", &vendor)], None)
+        .await
+        .unwrap();
+    let html = list.body.as_str().unwrap().to_string();
+    assert!(html.contains(&format!("data-incident-id=\"{ia}\"")));
+    assert!(
+        !html.contains(&format!("data-incident-id=\"{ib}\"")),
+        "the other service's incident is not listed"
+    );
+    let other = t
+        .anon
+        .send_with(
+            Method::GET,
+            &format!("/incidents/{ib}"),
+            &[("cookie", &vendor)],
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(other.status, 403);
+    let live = t
+        .anon
+        .send_with(
+            Method::GET,
+            &format!("/incidents/{ib}/live"),
+            &[("cookie", &vendor)],
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(live.status, 403);
+    let mine = t
+        .anon
+        .send_with(
+            Method::GET,
+            &format!("/incidents/{ia}"),
+            &[("cookie", &vendor)],
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(
+        mine.body
+            .as_str()
+            .unwrap()
+            .contains("data-testid=\"acknowledge\""),
+        "a responder grant may act"
+    );
+
+    let olga = session("olga@example.com").await;
+    let room = t
+        .anon
+        .send_with(
+            Method::GET,
+            &format!("/incidents/{ia}"),
+            &[("cookie", &olga)],
+            None,
+        )
+        .await
+        .unwrap();
+    let html = room.body.as_str().unwrap().to_string();
+    assert!(
+        html.contains("data-testid=\"alerts\"") && !html.contains("data-testid=\"acknowledge\""),
+        "observers read, no buttons"
+    );
+    let csrf = hidden_csrf(&html);
+    let post = t
+        .anon
+        .send_with(
+            Method::POST,
+            &format!("/incidents/{ia}/acknowledge"),
+            &[FORM, ("cookie", &olga)],
+            Some(format!("_csrf={csrf}").into_bytes()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(post.status, 403, "and the form post is refused too");
+
+    let sam = session("sam@example.com").await;
+    let room = t
+        .anon
+        .send_with(
+            Method::GET,
+            &format!("/incidents/{ia}"),
+            &[("cookie", &sam)],
+            None,
+        )
+        .await
+        .unwrap();
+    let html = room.body.as_str().unwrap().to_string();
+    assert_eq!(room.status, 200);
+    assert!(
+        !html.contains("data-testid=\"alerts\"") && !html.contains("data-testid=\"timeline\""),
+        "stakeholders see the summary only"
+    );
+
+    let denied = t.get("/api/v1/audit?outcome=denied").await.body["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(denied, 3, "each refused page is audited");
+    // Every page route has a rule.
+    assert_eq!(firebreak::web::PAGE_RULES.len(), 7);
+}

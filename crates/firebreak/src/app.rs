@@ -28,6 +28,8 @@ pub struct Inner {
     pub pd_rate_limit: Option<crate::ratelimit::RateLimiter>,
     /// Console sign-in attempts per (IP, email) and minute.
     pub signin_limit: crate::ratelimit::RateLimiter,
+    /// API tokens created per caller and minute.
+    pub token_limit: crate::ratelimit::RateLimiter,
 }
 
 /// Everything a request handler or worker needs.
@@ -51,6 +53,7 @@ impl AppState {
             integrations: RwLock::new(HashMap::new()),
             tokens: auth::TokenCache::default(),
             signin_limit: crate::ratelimit::RateLimiter::per_minute(10),
+            token_limit: crate::ratelimit::RateLimiter::per_minute(30),
             pd_rate_limit: config
                 .pagerduty_rate_limit_per_minute
                 .map(crate::ratelimit::RateLimiter::per_minute),

@@ -194,6 +194,7 @@ pub async fn bootstrap(
     store: &dyn Store,
     clock: &dyn Clock,
     preset: Option<String>,
+    password: Option<String>,
 ) -> anyhow::Result<Option<String>> {
     if store.count_tokens().await? > 0 {
         return Ok(None);
@@ -219,7 +220,11 @@ pub async fn bootstrap(
                         role: Role::Admin,
                         external: false,
                         time_zone: "UTC".into(),
-                        password_hash: None,
+                        password_hash: password
+                            .as_deref()
+                            .map(hash_password)
+                            .transpose()
+                            .map_err(|e| anyhow::anyhow!("FIREBREAK_BOOTSTRAP_PASSWORD: {e}"))?,
                         team_ids: Vec::new(),
                     },
                     now,
@@ -241,4 +246,34 @@ pub async fn bootstrap(
         )
         .await?;
     Ok(Some(token))
+}
+
+/// Shortest password accepted.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
+/// Argon2id PHC string of a password; the error says what is wrong with the password.
+pub fn hash_password(password: &str) -> Result<String, String> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(format!(
+            "the password must be at least {MIN_PASSWORD_CHARS} characters"
+        ));
+    }
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| format!("no randomness available: {e}"))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| format!("password hashing failed: {e}"))
+}
+
+/// Whether `password` matches an Argon2 PHC string.
+pub fn verify_password(hash: &str, password: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
 }

@@ -287,8 +287,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let preset = std::env::var("FIREBREAK_BOOTSTRAP_TOKEN")
         .ok()
         .filter(|t| !t.is_empty());
+    let password = std::env::var("FIREBREAK_BOOTSTRAP_PASSWORD")
+        .ok()
+        .filter(|t| !t.is_empty());
+    let console_hint = if password.is_some() {
+        "firebreak: sign in to the console at /signin as the admin (admin@localhost or FIREBREAK_BOOTSTRAP_EMAIL) with FIREBREAK_BOOTSTRAP_PASSWORD"
+    } else {
+        "firebreak: to use the console, give the admin a password: PATCH /api/v1/users/{id} {\"password\": \"...\"} (GET /api/v1/me shows the id), or start on an empty store with FIREBREAK_BOOTSTRAP_PASSWORD"
+    };
     let from_env = preset.is_some();
-    if let Some(token) = auth::bootstrap(store.as_ref(), clock.as_ref(), preset).await? {
+    if let Some(token) = auth::bootstrap(store.as_ref(), clock.as_ref(), preset, password).await? {
+        println!("{console_hint}");
         if from_env {
             println!("firebreak: empty store: installed the admin API token from FIREBREAK_BOOTSTRAP_TOKEN");
         } else {

@@ -47,6 +47,7 @@ use Permission::*;
 #[rustfmt::skip]
 pub const RULES: &[(&str, &str, Rule)] = &[
     ("GET", "/api/v1/me", Rule::Authenticated),
+    ("POST", "/api/v1/me/password", Rule::Authenticated),
     ("GET", "/api/v1/services", Rule::Need(ReadConfig, From::Global)),
     ("POST", "/api/v1/services", Rule::Need(ConfigureServices, From::Global)),
     ("GET", "/api/v1/services/{id}", Rule::Need(ReadConfig, From::Service)),

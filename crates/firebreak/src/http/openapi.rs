@@ -174,6 +174,7 @@ fn build() -> Value {
         "/api/v1/incidents/{id}/acknowledge": {"post": op("Acknowledge an incident and its triggered alerts", "200", Some(r("Incident")), None, vec![path_id()])},
         "/api/v1/incidents/{id}/resolve": {"post": op("Resolve an incident and its open alerts", "200", Some(r("Incident")), None, vec![path_id()])},
         "/api/v1/me": {"get": op("The caller: user, token, role, grants", "200", None, None, vec![])},
+        "/api/v1/me/password": {"post": op("Change your own password (the current one is required when set)", "200", None, Some(json!({"type": "object", "required": ["new_password"], "properties": {"current_password": {"type": "string"}, "new_password": {"type": "string", "minLength": 12}}})), vec![])},
         "/api/v1/users": {
           "get": op("List users (admin)", "200", Some(list_of("User")), None, page_params()),
           "post": op("Create a user (admin)", "201", Some(r("User")), Some(r("UserCreate")), vec![])

@@ -21,41 +21,16 @@ use serde_json::json;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/me", get(me))
+        .route("/me/password", axum::routing::post(change_password))
         .route("/users", get(list_users).post(create_user))
         .route("/users/{id}", get(get_user).patch(update_user))
         .route("/teams", get(list_teams).post(create_team))
         .route("/teams/{id}", get(get_team).patch(update_team))
 }
 
-/// Shortest password accepted.
-pub const MIN_PASSWORD_CHARS: usize = 12;
-
-/// Argon2id PHC string of a password.
+/// Argon2id PHC string of a password (at least `MIN_PASSWORD_CHARS`).
 pub fn hash_password(password: &str) -> Result<String, Problem> {
-    use argon2::password_hash::{PasswordHasher, SaltString};
-    if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(Problem::bad_request(format!(
-            "'password' must be at least {MIN_PASSWORD_CHARS} characters"
-        )));
-    }
-    let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(|e| {
-        Problem::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("no randomness: {e}"),
-        )
-    })?;
-    let salt = SaltString::encode_b64(&salt)
-        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    argon2::Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| {
-            Problem::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("password hashing failed: {e}"),
-            )
-        })
+    crate::auth::hash_password(password).map_err(Problem::bad_request)
 }
 
 fn parse_role(text: &str) -> Result<Role, Problem> {
@@ -287,4 +262,43 @@ async fn update_team(
         .map_err(store_conflict)?
         .ok_or_else(|| Problem::not_found(format!("team {id}")))?;
     Ok(Json(team).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangePassword {
+    current_password: Option<String>,
+    new_password: String,
+}
+
+/// A signed-in user changes their own password (the current one is required when set).
+async fn change_password(
+    State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Body,
+) -> Result<Response, Problem> {
+    let req: ChangePassword = json_body(body, s.max_body_bytes).await?;
+    let Some(user) = &caller.user else {
+        return Err(Problem::bad_request("a service token has no password"));
+    };
+    let (_, current_hash) = s
+        .store
+        .user_by_email(&user.email)
+        .await?
+        .ok_or_else(|| Problem::not_found(format!("user {}", user.id)))?;
+    if let Some(hash) = current_hash {
+        let given = req.current_password.as_deref().unwrap_or("");
+        if !crate::auth::verify_password(&hash, given) {
+            return Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                "'current_password' is wrong",
+            ));
+        }
+    }
+    let patch = UserPatch {
+        password_hash: Some(hash_password(&req.new_password)?),
+        ..Default::default()
+    };
+    s.store.update_user(user.id, patch, s.clock.now()).await?;
+    Ok(Json(json!({"status": "changed"})).into_response())
 }

@@ -47,6 +47,17 @@ async fn create_token(
 ) -> Result<Response, Problem> {
     let req: CreateToken = json_body(body, s.max_body_bytes).await?;
     firebreak_core::service::validate_name("name", &req.name).map_err(Problem::bad_request)?;
+    if let Err(retry) = s
+        .token_limit
+        .check(&format!("token:{}", caller.token.id), s.clock.now())
+    {
+        let mut p = Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many tokens created; wait and retry",
+        );
+        p.retry_after_secs = Some(retry);
+        return Err(p);
+    }
     let admin = caller.may(Permission::ManageAccess, &Target::Global);
     let deny = |reason: &'static str| {
         forbid(

@@ -176,15 +176,6 @@ async fn audit_signin(
     }
 }
 
-fn verify_password(hash: &str, password: &str) -> bool {
-    use argon2::password_hash::{PasswordHash, PasswordVerifier};
-    PasswordHash::new(hash).is_ok_and(|parsed| {
-        argon2::Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok()
-    })
-}
-
 pub async fn sign_in(State(state): State<AppState>, req: axum::extract::Request) -> Response {
     let (parts, body) = req.into_parts();
     let headers = parts.headers;
@@ -253,7 +244,11 @@ pub async fn sign_in(State(state): State<AppState>, req: axum::extract::Request)
     }
     let found = state.store.user_by_email(email.trim()).await.ok().flatten();
     let user = match found {
-        Some((user, Some(hash))) if !user.disabled && verify_password(&hash, &password) => user,
+        Some((user, Some(hash)))
+            if !user.disabled && crate::auth::verify_password(&hash, &password) =>
+        {
+            user
+        }
         _ => {
             audit_signin(
                 &state,

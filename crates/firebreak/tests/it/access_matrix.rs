@@ -474,6 +474,7 @@ fn table(w: &World) -> Vec<Row> {
     let (dummy, dummy_ext, sb) = (w.dummy.clone(), w.dummy_ext.clone(), b.id.clone());
     vec![
         row("GET", "/api/v1/me", "", EVERYONE),
+        row("POST", "/api/v1/me/password", "", EVERYONE).body(|_| json!({"new_password": "matrix password 123"})),
         // Services.
         row("GET", "/api/v1/services", "", READERS | EXT),
         row("POST", "/api/v1/services", "team A", CONFIG_A).body(team(Some(&w.team_a))),

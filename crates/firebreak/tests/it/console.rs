@@ -412,3 +412,93 @@ async fn pages_follow_the_same_access_rules_as_the_api() {
     // Every page route has a rule.
     assert_eq!(firebreak::web::PAGE_RULES.len(), 7);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bootstrap_admin_signs_in_and_passwords_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_firebreak"));
+    cmd.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--metrics-listen",
+        "off",
+        "--database-url",
+        &format!("sqlite://{}", dir.path().join("b.db").display()),
+    ])
+    .env("FIREBREAK_BOOTSTRAP_TOKEN", TOKEN)
+    .env("FIREBREAK_BOOTSTRAP_PASSWORD", PASSWORD)
+    .env("FIREBREAK_BOOTSTRAP_EMAIL", "root@example.com");
+    let (server, lines) = ChildServer::spawn_cmd(cmd, dir.path());
+    assert!(
+        lines.iter().any(|l| l.contains("sign in to the console")),
+        "{lines:?}"
+    );
+    let c = Client::new(&server.url, None).unwrap();
+    let ok = sign_in(&c, "root@example.com", PASSWORD, "/incidents").await;
+    assert_eq!(ok.status, 303, "{:?}", ok.body);
+
+    // Changing one's own password needs the current one.
+    let admin = Client::new(&server.url, Some(TOKEN.into())).unwrap();
+    let wrong = admin
+        .send(
+            Method::POST,
+            "/api/v1/me/password",
+            Some(&json!({"current_password": "nope", "new_password": "a brand new secret"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(wrong.status, 403);
+    let short = admin
+        .send(
+            Method::POST,
+            "/api/v1/me/password",
+            Some(&json!({"current_password": PASSWORD, "new_password": "short"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(short.status, 400);
+    let changed = admin
+        .send(
+            Method::POST,
+            "/api/v1/me/password",
+            Some(&json!({"current_password": PASSWORD, "new_password": "a brand new secret"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed.status, 200);
+    assert_eq!(
+        sign_in(&c, "root@example.com", PASSWORD, "/").await.status,
+        401
+    );
+    assert_eq!(
+        sign_in(&c, "root@example.com", "a brand new secret", "/")
+            .await
+            .status,
+        303
+    );
+    let audit = admin
+        .call(Method::GET, "/api/v1/audit/export", None)
+        .await
+        .unwrap();
+    assert!(
+        !audit.as_str().unwrap().contains("brand new secret"),
+        "passwords never reach the audit log"
+    );
+
+    // Token creation is rate limited per caller.
+    let mut last = 0;
+    for n in 0..31 {
+        last = admin
+            .send(
+                Method::POST,
+                "/api/v1/tokens",
+                Some(&json!({"name": format!("t{n}")})),
+            )
+            .await
+            .unwrap()
+            .status
+            .as_u16();
+    }
+    assert_eq!(last, 429);
+}

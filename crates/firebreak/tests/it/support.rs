@@ -55,7 +55,7 @@ impl TestServer {
     ) -> Self {
         store.migrate().await.unwrap();
         let clock = FakeClock::at(Timestamp::from_millis(T0));
-        auth::bootstrap(store.as_ref(), &clock, Some(TOKEN.into()))
+        auth::bootstrap(store.as_ref(), &clock, Some(TOKEN.into()), None)
             .await
             .unwrap();
         config.database = DatabaseUrl::Sqlite(dir.path().join("fb.db"));

@@ -206,94 +206,31 @@ pub async fn target_of(state: &AppState, from: From, id: Option<&str>) -> Result
 /// The object's current state, for the `before` of an audited change.
 async fn snapshot(state: &AppState, from: From, pattern: &str, id: Option<&str>) -> Value {
     let raw = id.unwrap_or("");
-    let value = match from {
-        From::Service => match ServiceId::parse(raw) {
-            Some(i) => state
-                .store
-                .get_service(i)
-                .await
-                .ok()
-                .flatten()
-                .map(|v| json!(v)),
-            None => None,
-        },
-        From::Integration => match IntegrationId::parse(raw) {
-            Some(i) => state
-                .store
-                .get_integration(i)
-                .await
-                .ok()
-                .flatten()
-                .map(|v| json!(v)),
-            None => None,
-        },
-        From::Incident => match IncidentId::parse(raw) {
-            Some(i) => state
-                .store
-                .get_incident(i)
-                .await
-                .ok()
-                .flatten()
-                .map(|v| json!(v)),
-            None => None,
-        },
-        From::Alert => match AlertId::parse(raw) {
-            Some(i) => state
-                .store
-                .get_alert(i)
-                .await
-                .ok()
-                .flatten()
-                .map(|v| json!(v)),
-            None => None,
-        },
-        From::Global if pattern.starts_with("/api/v1/users/") => {
-            match firebreak_core::UserId::parse(raw) {
-                Some(i) => state
-                    .store
-                    .get_user(i)
-                    .await
-                    .ok()
-                    .flatten()
-                    .map(|v| json!(v)),
+    // Reads the object named by `raw` with the store method `$get`, as JSON.
+    macro_rules! read {
+        ($parse:path, $get:ident) => {
+            match $parse(raw) {
+                Some(i) => state.store.$get(i).await.ok().flatten().map(|v| json!(v)),
                 None => None,
             }
+        };
+    }
+    let value = match from {
+        From::Service => read!(ServiceId::parse, get_service),
+        From::Integration => read!(IntegrationId::parse, get_integration),
+        From::Incident => read!(IncidentId::parse, get_incident),
+        From::Alert => read!(AlertId::parse, get_alert),
+        From::Global if pattern.starts_with("/api/v1/users/") => {
+            read!(firebreak_core::UserId::parse, get_user)
         }
         From::Global if pattern.starts_with("/api/v1/teams/") => {
-            match firebreak_core::TeamId::parse(raw) {
-                Some(i) => state
-                    .store
-                    .get_team(i)
-                    .await
-                    .ok()
-                    .flatten()
-                    .map(|v| json!(v)),
-                None => None,
-            }
+            read!(firebreak_core::TeamId::parse, get_team)
         }
         From::Global if pattern.starts_with("/api/v1/grants/") => {
-            match firebreak_core::GrantId::parse(raw) {
-                Some(i) => state
-                    .store
-                    .get_grant(i)
-                    .await
-                    .ok()
-                    .flatten()
-                    .map(|v| json!(v)),
-                None => None,
-            }
+            read!(firebreak_core::GrantId::parse, get_grant)
         }
         From::Global if pattern.starts_with("/api/v1/tokens/") => {
-            match firebreak_core::TokenId::parse(raw) {
-                Some(i) => state
-                    .store
-                    .get_token(i)
-                    .await
-                    .ok()
-                    .flatten()
-                    .map(|v| json!(v)),
-                None => None,
-            }
+            read!(firebreak_core::TokenId::parse, get_token)
         }
         From::Global => None,
     };

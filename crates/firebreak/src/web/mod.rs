@@ -3,6 +3,7 @@
 //! form. Access is decided by the same `decide` as the API; every page route has a rule in
 //! `PAGE_RULES`.
 
+pub mod admin;
 pub mod pages;
 pub mod session;
 
@@ -30,6 +31,14 @@ pub const PAGE_RULES: &[(&str, &str, Rule)] = &[
     ("POST", "/incidents/{id}/acknowledge", Rule::Need(ActOnIncidents, From::Incident)),
     ("POST", "/incidents/{id}/resolve", Rule::Need(ActOnIncidents, From::Incident)),
     ("POST", "/signout", Rule::Authenticated),
+    ("GET", "/alerts", Rule::Need(ReadIncidentDetails, From::Global)),
+    ("GET", "/services", Rule::Need(ReadConfig, From::Global)),
+    ("GET", "/services/{id}", Rule::Need(ReadConfig, From::Service)),
+    ("POST", "/services/{id}/integrations", Rule::Need(ConfigureServices, From::Service)),
+    ("GET", "/tokens", Rule::Authenticated),
+    ("POST", "/tokens", Rule::Authenticated),
+    ("POST", "/tokens/{id}/revoke", Rule::Authenticated),
+    ("GET", "/audit", Rule::Need(ReadAudit, From::Global)),
 ];
 
 pub fn router(state: AppState) -> Router<AppState> {
@@ -41,6 +50,19 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/incidents/{id}/acknowledge", post(pages::acknowledge))
         .route("/incidents/{id}/resolve", post(pages::resolve))
         .route("/signout", post(session::sign_out))
+        .route("/alerts", get(admin::alerts::page))
+        .route("/services", get(admin::services::list))
+        .route("/services/{id}", get(admin::services::detail))
+        .route(
+            "/services/{id}/integrations",
+            post(admin::services::create_integration),
+        )
+        .route(
+            "/tokens",
+            get(admin::tokens::page).post(admin::tokens::create),
+        )
+        .route("/tokens/{id}/revoke", post(admin::tokens::revoke))
+        .route("/audit", get(admin::audit::page))
         .route_layer(axum::middleware::from_fn_with_state(state, require_session));
     Router::new()
         .route("/", get(|| async { Redirect::to("/incidents") }))
@@ -128,7 +150,12 @@ async fn require_session(State(state): State<AppState>, req: Request, next: Next
         .find(|(m, p, _)| *m == method.as_str() && *p == pattern)
         .map(|(_, _, r)| *r)
     else {
-        return page_error(StatusCode::FORBIDDEN, "This page has no access rule.");
+        return signed_in_error(
+            StatusCode::FORBIDDEN,
+            "This page has no access rule.",
+            &caller,
+            &session,
+        );
     };
     if let Rule::Need(permission, from) = rule {
         let id = pattern
@@ -138,13 +165,18 @@ async fn require_session(State(state): State<AppState>, req: Request, next: Next
             .map(str::to_string);
         let target = match crate::http::access::target_of(&state, from, id.as_deref()).await {
             Ok(t) => t,
-            Err(p) => return page_error(p.status, &p.detail),
+            Err(p) => return signed_in_error(p.status, &p.detail, &caller, &session),
         };
         if let firebreak_core::access::Decision::Deny(reason) =
             firebreak_core::access::decide(&caller.subject, permission, &target)
         {
             deny_and_audit(&state, &caller, &origin, &method, &path, &reason).await;
-            return page_error(StatusCode::FORBIDDEN, &format!("Not allowed: {reason}."));
+            return signed_in_error(
+                StatusCode::FORBIDDEN,
+                &format!("Not allowed: {reason}."),
+                &caller,
+                &session,
+            );
         }
     }
     let mut req = req;
@@ -152,6 +184,22 @@ async fn require_session(State(state): State<AppState>, req: Request, next: Next
     req.extensions_mut().insert(session);
     req.extensions_mut().insert(origin);
     next.run(req).await
+}
+
+/// An error page for a signed-in person: with the header, so they can navigate and sign out.
+pub fn signed_in_error(
+    status: StatusCode,
+    text: &str,
+    caller: &crate::auth::Caller,
+    session: &session::Session,
+) -> Response {
+    let page = pages::MessagePage {
+        heading: status.canonical_reason().unwrap_or("Error").to_string(),
+        text: text.to_string(),
+        user_name: Some(pages::display_name(caller)),
+        csrf: session.csrf.clone(),
+    };
+    (status, pages::render(&page)).into_response()
 }
 
 /// A plain page with a status and a message.

@@ -97,6 +97,15 @@ struct IncidentLive {
     show_details: bool,
 }
 
+/// How the console names the signed-in person.
+pub fn display_name(caller: &Caller) -> String {
+    caller
+        .user
+        .as_ref()
+        .map(|u| u.name.clone())
+        .unwrap_or_else(|| caller.token.name.clone())
+}
+
 fn problem_page(p: Problem) -> Response {
     super::page_error(p.status, &p.detail)
 }

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::client::conn::http1;
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
-use hyper::{Method, Request, StatusCode};
+use hyper::{HeaderMap, Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -63,6 +63,120 @@ pub async fn request(
         .await
         .map_err(|_| anyhow!("{method} {path} timed out"))?
         .with_context(|| format!("{method} http://{addr}{path}"))
+}
+
+/// One request on a fresh connection with the given extra headers (no default content type
+/// or token); returns the status, the answer's headers and its body.
+pub async fn request_with_headers(
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<String>,
+) -> Result<(StatusCode, HeaderMap, Bytes)> {
+    let fut = async {
+        let mut sender = connect(addr).await?;
+        let mut req = Request::builder()
+            .method(method.clone())
+            .uri(path)
+            .header(HOST, addr.to_string());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(Full::new(Bytes::from(body.clone().unwrap_or_default())))?;
+        sender.ready().await?;
+        let resp = sender.send_request(req).await?;
+        let status = resp.status();
+        let answer_headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await?.to_bytes();
+        Ok::<_, anyhow::Error>((status, answer_headers, bytes))
+    };
+    tokio::time::timeout(REQUEST_LIMIT, fut)
+        .await
+        .map_err(|_| anyhow!("{method} {path} timed out"))?
+        .with_context(|| format!("{method} http://{addr}{path}"))
+}
+
+/// What [`sequential_gets`] measured for one path.
+pub struct Sequential {
+    /// Latencies of the measured requests (send → full answer read), microseconds, sorted.
+    pub latencies_us: Vec<u32>,
+    /// The body of the last answer (for a sanity check of what was measured).
+    pub last_body: Bytes,
+}
+
+impl Sequential {
+    /// Latency quantile in milliseconds (nearest rank).
+    pub fn quantile_ms(&self, q: f64) -> f64 {
+        let n = self.latencies_us.len();
+        if n == 0 {
+            return f64::NAN;
+        }
+        let rank = ((q * n as f64).ceil() as usize).clamp(1, n) - 1;
+        self.latencies_us.get(rank).copied().unwrap_or_default() as f64 / 1000.0
+    }
+
+    pub fn max_ms(&self) -> f64 {
+        self.latencies_us.last().copied().unwrap_or_default() as f64 / 1000.0
+    }
+}
+
+/// `GET path` on one keep-alive connection, one request at a time: `warmup` unmeasured
+/// requests, then `count` measured ones, each timed on its own (send → full answer read).
+/// Every answer must be 200.
+pub async fn sequential_gets(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    warmup: usize,
+    count: usize,
+) -> Result<Sequential> {
+    let stream = TcpStream::connect(addr)
+        .await
+        .with_context(|| format!("connecting to {addr}"))?;
+    stream.set_nodelay(true)?;
+    let (mut sender, conn) = http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream)).await?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let host = addr.to_string();
+    let mut latencies_us = Vec::with_capacity(count);
+    let mut last_body = Bytes::new();
+    for i in 0..warmup + count {
+        let mut req = Request::get(path).header(HOST, &host);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(Empty::new())?;
+        let t0 = Instant::now();
+        let exchange = async {
+            sender.ready().await?;
+            let resp = sender.send_request(req).await?;
+            let status = resp.status();
+            let bytes = resp.into_body().collect().await?.to_bytes();
+            Ok::<_, hyper::Error>((status, bytes))
+        };
+        let (status, bytes) = tokio::time::timeout(REQUEST_LIMIT, exchange)
+            .await
+            .map_err(|_| anyhow!("GET {path}: no answer within {REQUEST_LIMIT:?}"))?
+            .with_context(|| format!("GET {path}"))?;
+        let us = t0.elapsed().as_micros();
+        if status != StatusCode::OK {
+            bail!(
+                "GET {path}: expected 200, got {status}: {}",
+                snippet(&bytes)
+            );
+        }
+        if i >= warmup {
+            latencies_us.push(u32::try_from(us).unwrap_or(u32::MAX));
+        }
+        last_body = bytes;
+    }
+    latencies_us.sort_unstable();
+    Ok(Sequential {
+        latencies_us,
+        last_body,
+    })
 }
 
 /// A request that must answer `want`; returns the body as JSON.

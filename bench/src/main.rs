@@ -5,6 +5,7 @@
 
 mod ceilings;
 mod http;
+mod lists;
 mod procs;
 mod report;
 mod workload;
@@ -68,6 +69,10 @@ pub struct Args {
     /// Distinct open alerts loaded for the memory figure [default: 100000, smoke: 10000].
     #[arg(long)]
     memory_alerts: Option<u64>,
+    /// Incidents loaded for the lists scenario, 10 alerts each, half of them resolved
+    /// [default: 10000, smoke: 1000].
+    #[arg(long)]
+    lists_incidents: Option<u64>,
     /// Spawns measured for the start-time median.
     #[arg(long, default_value_t = 5)]
     start_runs: usize,
@@ -78,7 +83,7 @@ pub struct Args {
     /// would use [default: the system temp dir].
     #[arg(long)]
     work_dir: Option<PathBuf>,
-    /// Only these scenarios (comma-separated): ceiling, pd, am-batch, pg, memory, start,
+    /// Only these scenarios (comma-separated): ceiling, pd, am-batch, pg, memory, lists, start,
     /// alertmanager.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
@@ -93,6 +98,7 @@ pub struct Plan {
     pub duration: Duration,
     pub warmup: Duration,
     pub memory_alerts: u64,
+    pub lists_incidents: u64,
     pub work_dir: PathBuf,
     pub load_limit: Duration,
 }
@@ -154,6 +160,12 @@ async fn run(args: Args) -> Result<ExitCode> {
     let memory_alerts = args
         .memory_alerts
         .unwrap_or(if smoke { 10_000 } else { 100_000 });
+    let lists_incidents = args
+        .lists_incidents
+        .unwrap_or(if smoke { 1_000 } else { 10_000 });
+    if !(500..=1_000_000).contains(&lists_incidents) {
+        bail!("--lists-incidents must be between 500 and 1,000,000");
+    }
     let work_dir = args.work_dir.clone().unwrap_or_else(std::env::temp_dir);
     if !args.firebreak.is_file() {
         bail!("--firebreak {} is not a file", args.firebreak.display());
@@ -173,6 +185,7 @@ async fn run(args: Args) -> Result<ExitCode> {
         duration,
         warmup,
         memory_alerts,
+        lists_incidents,
         load_limit: if smoke {
             Duration::from_secs(60)
         } else {
@@ -252,6 +265,15 @@ async fn run(args: Args) -> Result<ExitCode> {
     if plan.wants("memory") {
         progress(started, "memory: idle RSS and RSS with open alerts");
         r.memory = record(&mut r.errors, "memory", memory_firebreak(&plan).await);
+    }
+
+    if plan.wants("lists") {
+        progress(
+            started,
+            "lists: incident and alert lists on a large SQLite store",
+        );
+        let out = lists::run(&plan, plan.lists_incidents, &mut r.errors).await;
+        r.lists = record(&mut r.errors, "lists", out);
     }
 
     if plan.wants("start") {

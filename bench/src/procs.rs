@@ -108,6 +108,17 @@ pub enum Store<'a> {
 /// Spawns `firebreak serve` on an ephemeral port with a fresh store, waits for the
 /// "listening on" line and then for `/readyz` 200.
 pub async fn spawn_firebreak(bin: &Path, root: &Path, store: Store<'_>) -> Result<Server> {
+    spawn_firebreak_with_env(bin, root, store, &[]).await
+}
+
+/// [`spawn_firebreak`] with extra environment variables for the child (e.g. the bootstrap
+/// password of the console).
+pub async fn spawn_firebreak_with_env(
+    bin: &Path,
+    root: &Path,
+    store: Store<'_>,
+    env: &[(&str, &str)],
+) -> Result<Server> {
     let dir = TempDir::new(root, "firebreak")?;
     let url = match store {
         Store::Sqlite => format!("sqlite://{}/fb.db", dir.path().display()),
@@ -115,7 +126,11 @@ pub async fn spawn_firebreak(bin: &Path, root: &Path, store: Store<'_>) -> Resul
     };
     let log = dir.path().join("stderr.log");
     let started = Instant::now();
-    let mut child = firebreak_command(bin, dir.path(), "127.0.0.1:0", &url, &log)?
+    let mut cmd = firebreak_command(bin, dir.path(), "127.0.0.1:0", &url, &log)?;
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
         .stdout(Stdio::piped())
         .spawn()
         .with_context(|| format!("spawning {}", bin.display()))?;

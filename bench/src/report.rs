@@ -4,6 +4,7 @@
 
 use crate::ceilings::Rate;
 use crate::http::LoadResult;
+use crate::lists::{self, Lists};
 use crate::{Memory, Plan};
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ const PG_MIN: f64 = 10_000.0;
 const IDLE_RSS_MAX: f64 = 20e6;
 const LOADED_RSS_MAX: f64 = 150e6;
 const START_MAX_MS: f64 = 50.0;
+const LIST_P99_MAX_MS: f64 = 100.0;
 
 /// Everything measured in this run; `None` = not run or failed (see `errors`).
 #[derive(Default)]
@@ -29,6 +31,7 @@ pub struct Results {
     pub pg: Option<LoadResult>,
     pub memory: Option<Memory>,
     pub start: Option<Vec<Duration>>,
+    pub lists: Option<Lists>,
     pub am: AmResults,
     /// (scenario, message)
     pub errors: Vec<(String, String)>,
@@ -111,6 +114,22 @@ pub fn print_header(plan: &Plan) {
         },
         a.start_runs.max(1)
     );
+    if plan.wants("lists") {
+        println!(
+            "  lists:     {} incidents × {} alerts ({} alerts) via webhook batches, every other \
+             incident resolved{}; {} sequential requests per kind after {} warm-up",
+            thousands(plan.lists_incidents as f64),
+            lists::ALERTS_PER_INCIDENT,
+            thousands((plan.lists_incidents * lists::ALERTS_PER_INCIDENT) as f64),
+            if a.smoke && plan.lists_incidents < 10_000 {
+                " (smoke: fewer than the 10,000 / 100,000 of the target)"
+            } else {
+                ""
+            },
+            lists::MEASURED_REQUESTS,
+            lists::WARMUP_REQUESTS
+        );
+    }
     println!();
 }
 
@@ -272,6 +291,47 @@ fn print_notes(plan: &Plan, r: &Results) {
             megabytes(m.loaded_rss as f64),
             thousands(m.loaded_alerts as f64),
             thousands(m.load_rate)
+        );
+    }
+    if let Some(l) = &r.lists {
+        println!(
+            "  lists: loaded {} alerts in {} incidents at {}/s (webhook batches of {}, one \
+             groupKey each), resolved every other incident at {}/s; the API then listed {} \
+             alerts, {} open alerts, {} open incidents; RSS {}",
+            thousands(l.alerts as f64),
+            thousands(l.incidents as f64),
+            thousands(l.fire_rate),
+            lists::ALERTS_PER_INCIDENT,
+            thousands(l.resolve_rate),
+            thousands(l.listed_alerts as f64),
+            thousands(l.open_alerts as f64),
+            thousands(l.open_incidents as f64),
+            megabytes(l.rss_bytes as f64)
+        );
+        for (label, s) in &l.kinds {
+            println!(
+                "    {label}: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {} B",
+                s.quantile_ms(0.5),
+                s.quantile_ms(0.99),
+                s.max_ms(),
+                thousands(s.last_body.len() as f64)
+            );
+        }
+        println!(
+            "    <middle> = {} (the next_cursor after half of all alerts); the console page \
+             is fetched with a session cookie from POST /signin and shows \"{}\" ({} open \
+             incidents in the store)",
+            l.middle_cursor,
+            l.console_counts.as_deref().unwrap_or("no counts"),
+            thousands(l.open_incidents as f64)
+        );
+        println!(
+            "    p99 of 50 samples is their largest (nearest rank); the SEV1 list has no status \
+             filter (all statuses); requests are made as the admin (no visibility filter)"
+        );
+        println!(
+            "    one keep-alive connection, one request at a time; latency is measured by the \
+             client on loopback (send → full answer read), an upper bound of the server time"
         );
     }
     if let Some(t) = &r.start {
@@ -506,6 +566,33 @@ fn rows(plan: &Plan, r: &Results) -> Vec<Row> {
             "idle RSS / RSS with open alerts",
             "≤ 20 / 150 MB",
         ));
+    }
+
+    // Lists on a large store.
+    if let Some(l) = &r.lists {
+        let store = format!(
+            "{}{} alerts / {} incidents, half resolved",
+            if plan.args.smoke && l.incidents < 10_000 {
+                "smoke store: "
+            } else {
+                ""
+            },
+            thousands(l.alerts as f64),
+            thousands(l.incidents as f64)
+        );
+        for (label, s) in &l.kinds {
+            let p99 = s.quantile_ms(0.99);
+            rows.push(Row {
+                name: format!("lists: {label}"),
+                value: format!("{:.2} / {p99:.2} ms", s.quantile_ms(0.5)),
+                target: format!("p99 ≤ {LIST_P99_MAX_MS:.0} ms"),
+                compare: format!("p50 / p99 of {}; {store}", s.latencies_us.len()),
+                ratio: String::new(),
+                verdict: pass(p99 <= LIST_P99_MAX_MS),
+            });
+        }
+    } else if errored("lists") {
+        rows.push(error_row("lists: incident and alert lists", "p99 ≤ 100 ms"));
     }
 
     // Start time.

@@ -17,6 +17,15 @@ pub enum Template {
         per_request: usize,
         starts_at: String,
     },
+    /// Webhook v4 bodies for the lists scenario: request `r` is group `lists_r{r}` with
+    /// `per_request` alerts of severity [`lists_severity`]`(r)`. Without `resolve_at`, request
+    /// number `n` fires group `r = n`; with it, request `n` resolves group `r = 2n + 1` (every
+    /// odd group, i.e. half of them) with `endsAt = resolve_at`.
+    ListsWebhook {
+        per_request: usize,
+        starts_at: String,
+        resolve_at: Option<String>,
+    },
     /// Alertmanager `POST /api/v2/alerts` with one alert; `repeat_pct` % repeat a label set.
     AmApiSingle { repeat_pct: u64, starts_at: String },
     /// Alertmanager `POST /api/v2/alerts` with `per_request` distinct alerts.
@@ -104,6 +113,17 @@ impl Generator {
                 per_request,
                 starts_at,
             } => webhook_body(self.fresh()?, *per_request, starts_at),
+            Template::ListsWebhook {
+                per_request,
+                starts_at,
+                resolve_at,
+            } => {
+                let n = self.fresh()?;
+                match resolve_at {
+                    None => lists_webhook_body(n, *per_request, starts_at, None),
+                    Some(end) => lists_webhook_body(2 * n + 1, *per_request, starts_at, Some(end)),
+                }
+            }
             Template::AmApiSingle {
                 repeat_pct,
                 starts_at,
@@ -191,6 +211,53 @@ fn webhook_body(r: u64, n: usize, starts_at: &str) -> String {
     s
 }
 
+/// Severity label of lists group `r`: pairs of groups (`r / 2`) cycle through ten slots, one
+/// `critical` (SEV1), three each of `error`, `warning` and `info`. Pairs keep one firing and one
+/// resolved group (odd groups get resolved), so half of the SEV1 incidents stay open.
+pub fn lists_severity(r: u64) -> &'static str {
+    match (r / 2) % 10 {
+        0 => "critical",
+        1..=3 => "error",
+        4..=6 => "warning",
+        _ => "info",
+    }
+}
+
+/// A webhook v4 body for lists group `r`: `n` alerts `lists_r{r}` × `host-{i}:9100`, firing, or
+/// resolved at `resolved_at`.
+fn lists_webhook_body(r: u64, n: usize, starts_at: &str, resolved_at: Option<&str>) -> String {
+    let alertname = format!("lists_r{r}");
+    let severity = lists_severity(r);
+    let (status, ends_at) = match resolved_at {
+        Some(t) => ("resolved", t),
+        None => ("firing", "0001-01-01T00:00:00Z"),
+    };
+    let mut s = String::with_capacity(450 * n + 500);
+    let _ = write!(s, r#"{{"receiver":"bench","status":"{status}","alerts":["#);
+    for i in 0..n {
+        if i > 0 {
+            s.push(',');
+        }
+        let instance = format!("host-{i}:9100");
+        let fp = fingerprint(&[
+            ("alertname", &alertname),
+            ("instance", &instance),
+            ("job", "bench"),
+            ("severity", severity),
+        ]);
+        let _ = write!(
+            s,
+            r#"{{"status":"{status}","labels":{{"alertname":"{alertname}","instance":"{instance}","job":"bench","severity":"{severity}"}},"annotations":{{"summary":"{alertname} on {instance}","description":"firebreak-bench lists alert {r}/{i}"}},"startsAt":"{starts_at}","endsAt":"{ends_at}","generatorURL":"http://127.0.0.1:9090/graph","fingerprint":"{fp:016x}"}}"#
+        );
+    }
+    let _ = write!(
+        s,
+        r#"],"groupLabels":{{"alertname":"{alertname}"}},"commonLabels":{{"alertname":"{alertname}","job":"bench","severity":"{severity}"}},"commonAnnotations":{{}},"externalURL":"http://127.0.0.1:9093","version":"4","groupKey":"{{}}:{{alertname=\"{alertname}\"}}","truncatedAlerts":0}}"#
+    );
+    s.push('\n');
+    s
+}
+
 /// Alertmanager's fingerprint: FNV-1a 64 over sorted `name 0xFF value 0xFF`.
 fn fingerprint(sorted_labels: &[(&str, &str)]) -> u64 {
     let mut h: u64 = 14_695_981_039_346_656_037;
@@ -262,6 +329,16 @@ mod tests {
                 per_request: 3,
                 starts_at: now_rfc3339(),
             },
+            Template::ListsWebhook {
+                per_request: 3,
+                starts_at: now_rfc3339(),
+                resolve_at: None,
+            },
+            Template::ListsWebhook {
+                per_request: 3,
+                starts_at: now_rfc3339(),
+                resolve_at: Some(now_rfc3339()),
+            },
             Template::AmApiSingle {
                 repeat_pct: 30,
                 starts_at: now_rfc3339(),
@@ -280,6 +357,40 @@ mod tests {
             }
             assert!(n >= 5);
         }
+    }
+
+    #[test]
+    fn lists_resolve_every_odd_group_and_a_tenth_is_critical() {
+        let fire = Template::ListsWebhook {
+            per_request: 2,
+            starts_at: now_rfc3339(),
+            resolve_at: None,
+        };
+        let mut g = Generator::per_connection(fire, 1, Some(2));
+        let b: serde_json::Value = serde_json::from_slice(&g[0].next_body().unwrap()).unwrap();
+        assert_eq!(b["status"], "firing");
+        assert_eq!(b["groupKey"], "{}:{alertname=\"lists_r0\"}");
+        let resolve = Template::ListsWebhook {
+            per_request: 2,
+            starts_at: now_rfc3339(),
+            resolve_at: Some(now_rfc3339()),
+        };
+        let mut g = Generator::per_connection(resolve, 1, Some(2));
+        let first: serde_json::Value = serde_json::from_slice(&g[0].next_body().unwrap()).unwrap();
+        let second: serde_json::Value = serde_json::from_slice(&g[0].next_body().unwrap()).unwrap();
+        assert!(g[0].next_body().is_none());
+        assert_eq!(first["status"], "resolved");
+        assert_eq!(first["groupKey"], "{}:{alertname=\"lists_r1\"}");
+        assert_eq!(second["groupKey"], "{}:{alertname=\"lists_r3\"}");
+        assert_eq!(first["alerts"][1]["status"], "resolved");
+        let critical = (0..1000)
+            .filter(|r| lists_severity(*r) == "critical")
+            .count();
+        assert_eq!(critical, 100);
+        let open_critical = (0..1000)
+            .filter(|r| r % 2 == 0 && lists_severity(*r) == "critical")
+            .count();
+        assert_eq!(open_critical, 50);
     }
 
     #[test]

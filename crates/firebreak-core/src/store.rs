@@ -240,6 +240,8 @@ pub trait IncidentStore: Send + Sync {
     ) -> StoreResult<Page<TimelineEvent>>;
     /// (open alerts, open incidents)
     async fn open_counts(&self) -> StoreResult<(i64, i64)>;
+    /// (triggered, acknowledged) incidents, only those in `visible` when given.
+    async fn incident_status_counts(&self, visible: Option<Visibility>) -> StoreResult<(i64, i64)>;
 }
 
 #[async_trait]

@@ -201,3 +201,23 @@ pub(crate) async fn open_counts(pool: &Pool) -> Attempt<(i64, i64)> {
     let row = client.query_one(&stmt, &[]).await?;
     Ok((row.try_get(0)?, row.try_get(1)?))
 }
+
+pub(crate) async fn status_counts(
+    pool: &Pool,
+    visible: Option<&firebreak_core::access::Visibility>,
+) -> Attempt<(i64, i64)> {
+    let visible = visible.map(rows::visible_ids);
+    let mut q = rows::Filtered::new(
+        "SELECT count(*) FILTER (WHERE i.status = 'triggered'), count(*) FILTER (WHERE i.status = 'acknowledged') \
+         FROM incidents i WHERE i.status IN ('triggered', 'acknowledged')"
+            .to_string(),
+    );
+    if let Some((services, incidents)) = &visible {
+        q.push(" AND (EXISTS (SELECT 1 FROM incident_services x WHERE x.incident_id = i.id AND x.service_id = ANY(?))", services);
+        q.push(" OR i.id = ANY(?))", incidents);
+    }
+    let client = pool.get().await?;
+    let stmt = client.prepare_cached(&q.sql).await?;
+    let row = client.query_one(&stmt, &q.args).await?;
+    Ok((row.try_get(0)?, row.try_get(1)?))
+}

@@ -362,6 +362,10 @@ impl IncidentStore for PostgresStore {
     async fn open_counts(&self) -> StoreResult<(i64, i64)> {
         retry!(incidents::open_counts(&self.pool))
     }
+
+    async fn incident_status_counts(&self, visible: Option<Visibility>) -> StoreResult<(i64, i64)> {
+        retry!(incidents::status_counts(&self.pool, visible.as_ref()))
+    }
 }
 
 #[async_trait]

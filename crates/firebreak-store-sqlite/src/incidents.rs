@@ -277,3 +277,23 @@ pub(crate) fn open_counts(conn: &Connection) -> StoreResult<(i64, i64)> {
     )
     .map_err(db_err)
 }
+
+pub(crate) fn status_counts(
+    conn: &Connection,
+    visible: Option<&firebreak_core::access::Visibility>,
+) -> StoreResult<(i64, i64)> {
+    let mut sql = "SELECT COALESCE(SUM(i.status = 'triggered'), 0), COALESCE(SUM(i.status = 'acknowledged'), 0) \
+                   FROM incidents i WHERE i.status IN ('triggered', 'acknowledged')"
+        .to_string();
+    if let Some(v) = visible {
+        sql.push_str(&format!(
+            " AND (i.id IN (SELECT incident_id FROM incident_services WHERE service_id IN ({})) OR i.id IN ({}))",
+            id_list(v.service_ids.iter().map(|s| s.0)),
+            id_list(v.incident_ids.iter().map(|i| i.0))
+        ));
+    }
+    conn.prepare_cached(&sql)
+        .map_err(db_err)?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(db_err)
+}

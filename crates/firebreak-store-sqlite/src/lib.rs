@@ -378,6 +378,12 @@ impl IncidentStore for SqliteStore {
     async fn open_counts(&self) -> StoreResult<(i64, i64)> {
         self.readers.read(incidents::open_counts).await
     }
+
+    async fn incident_status_counts(&self, visible: Option<Visibility>) -> StoreResult<(i64, i64)> {
+        self.readers
+            .read(move |c| incidents::status_counts(c, visible.as_ref()))
+            .await
+    }
 }
 
 #[async_trait]

@@ -1594,3 +1594,65 @@ pub async fn case_user_tokens(store: &dyn Store) {
         "get_token of a missing token answers None"
     );
 }
+
+/// `incident_status_counts`: open incidents by status, whole store or only what `visible` shows.
+pub async fn case_incident_status_counts(store: &dyn Store) {
+    let (before_t, before_a) = store.incident_status_counts(None).await.unwrap();
+    let (sa, pa) = service_with_integration(store, "count-a", IntegrationKind::Pagerduty).await;
+    let (_sb, pb) = service_with_integration(store, "count-b", IntegrationKind::Pagerduty).await;
+    let ka = unique_name("k");
+    ingest_one(
+        store,
+        &pa,
+        trigger(&ka, "a1", AlertSeverity::Error),
+        at(1_000),
+    )
+    .await;
+    ingest_one(
+        store,
+        &pa,
+        trigger(&unique_name("k"), "a2", AlertSeverity::Error),
+        at(1_001),
+    )
+    .await;
+    ingest_one(store, &pa, ack(&ka), at(1_002)).await;
+    let kb = unique_name("k");
+    ingest_one(
+        store,
+        &pb,
+        trigger(&kb, "b1", AlertSeverity::Error),
+        at(1_003),
+    )
+    .await;
+    let resolved_b = ingest_one(
+        store,
+        &pb,
+        trigger(&unique_name("k"), "b2", AlertSeverity::Error),
+        at(1_004),
+    )
+    .await;
+    store
+        .resolve_incident(resolved_b.incident_id.unwrap(), actor(), at(1_005))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.incident_status_counts(None).await.unwrap(),
+        (before_t + 2, before_a + 1),
+        "whole store: a2 and b1 triggered, a1 acknowledged, b2 resolved (not counted)"
+    );
+    let only_a = Visibility {
+        service_ids: vec![sa.id],
+        incident_ids: vec![],
+    };
+    assert_eq!(
+        store.incident_status_counts(Some(only_a)).await.unwrap(),
+        (1, 1)
+    );
+    assert_eq!(
+        store
+            .incident_status_counts(Some(Visibility::default()))
+            .await
+            .unwrap(),
+        (0, 0)
+    );
+}

@@ -143,26 +143,12 @@ async fn list(
         ..Default::default()
     };
     let incidents = state.store.list_incidents(filter).await?.items;
-    let open = IncidentFilter {
-        statuses: vec![IncidentStatus::Triggered, IncidentStatus::Acknowledged],
-        visible,
-        page: PageRequest {
-            limit: PageRequest::MAX_LIMIT,
-            cursor: None,
-        },
-        ..Default::default()
-    };
-    let open = state.store.list_incidents(open).await?.items;
-    let triggered = open
-        .iter()
-        .filter(|i| i.status == IncidentStatus::Triggered)
-        .count();
-    Ok((
-        status,
-        severity,
-        incidents,
-        (triggered, open.len() - triggered),
-    ))
+    let (triggered, acknowledged) = state.store.incident_status_counts(visible).await?;
+    let counts = (
+        usize::try_from(triggered).unwrap_or(0),
+        usize::try_from(acknowledged).unwrap_or(0),
+    );
+    Ok((status, severity, incidents, counts))
 }
 
 pub async fn incidents(

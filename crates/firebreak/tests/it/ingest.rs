@@ -438,6 +438,7 @@ delegate! {
         timeline(id: IncidentId, page: PageRequest) -> StoreResult<Page<TimelineEvent>>;
         service_timeline(id: ServiceId, page: PageRequest) -> StoreResult<Page<TimelineEvent>>;
         open_counts() -> StoreResult<(i64, i64)>;
+        incident_status_counts(visible: Option<Visibility>) -> StoreResult<(i64, i64)>;
 }
 
 delegate! {

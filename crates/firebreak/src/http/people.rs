@@ -33,7 +33,7 @@ pub fn hash_password(password: &str) -> Result<String, Problem> {
     crate::auth::hash_password(password).map_err(Problem::bad_request)
 }
 
-fn parse_role(text: &str) -> Result<Role, Problem> {
+pub(crate) fn parse_role(text: &str) -> Result<Role, Problem> {
     Role::parse(text).ok_or_else(|| {
         Problem::bad_request(format!(
             "'role' '{text}' is not one of: admin, manager, responder, observer, stakeholder"
@@ -49,7 +49,7 @@ fn ids<T>(what: &str, raw: &[String], parse: fn(&str) -> Option<T>) -> Result<Ve
         .collect()
 }
 
-fn validate_time_zone(tz: &str) -> Result<(), Problem> {
+pub(crate) fn validate_time_zone(tz: &str) -> Result<(), Problem> {
     let ok = !tz.is_empty()
         && tz.len() <= 64
         && tz
@@ -64,7 +64,7 @@ fn validate_time_zone(tz: &str) -> Result<(), Problem> {
     }
 }
 
-fn validate_email(email: &str) -> Result<(), Problem> {
+pub(crate) fn validate_email(email: &str) -> Result<(), Problem> {
     let ok = email.len() <= 254
         && email.split_once('@').is_some_and(|(l, d)| {
             !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.')

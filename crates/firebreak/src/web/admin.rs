@@ -1,11 +1,14 @@
 //! Console pages for operators: the alert list, services with their integrations (keys and
 //! copy-paste setup snippets only for those who configure the service), personal API tokens
-//! (shown once, revocable) and the audit log (admins). Access is decided by `PAGE_RULES` like
+//! (shown once, revocable), the audit log, users, teams and grants (admins). Access is decided by `PAGE_RULES` like
 //! every page; forms carry the session's CSRF token; changes are audited like the API's.
 
 pub mod alerts;
 pub mod audit;
+pub mod grants;
+pub mod people;
 pub mod services;
+pub mod teams;
 pub mod tokens;
 
 use super::session::Session;
@@ -15,7 +18,10 @@ use crate::http::access::{redact, Origin};
 use crate::http::problem::Problem;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use firebreak_core::access::{Team, User};
 use firebreak_core::audit::{AuditOutcome, NewAuditEntry};
+use firebreak_core::store::PageRequest;
+use firebreak_core::StoreError;
 use serde_json::{json, Value};
 
 /// The server's URL in setup snippets when the request does not name a usable host.
@@ -23,18 +29,14 @@ pub const FALLBACK_BASE_URL: &str = "http://127.0.0.1:8080";
 
 /// What every page's layout needs: who is signed in and the CSRF token of the sign-out form.
 pub struct Chrome {
-    pub user_name: Option<String>,
+    pub user_name: Option<crate::web::pages::Who>,
     pub csrf: String,
 }
 
 impl Chrome {
     pub fn of(caller: &Caller, session: &Session) -> Self {
         Chrome {
-            user_name: caller
-                .user
-                .as_ref()
-                .map(|u| u.name.clone())
-                .or(Some(caller.token.name.clone())),
+            user_name: Some(crate::web::pages::Who::of(caller)),
             csrf: session.csrf.clone(),
         }
     }
@@ -75,6 +77,52 @@ pub fn fields(form: &[(String, String)], name: &str) -> Vec<String> {
         .filter(|(k, _)| k == name)
         .map(|(_, v)| v.clone())
         .collect()
+}
+
+/// Rows read for a directory listing at most (pages of `PageRequest::MAX_LIMIT`).
+const DIRECTORY_PAGES: usize = 20;
+
+/// Reads every page of a newest-first store listing (at most `DIRECTORY_PAGES` pages).
+async fn every_page<T, F, Fut>(mut list: F) -> Result<Vec<T>, Problem>
+where
+    F: FnMut(PageRequest) -> Fut,
+    Fut: std::future::Future<Output = firebreak_core::store::StoreResult<firebreak_core::Page<T>>>,
+{
+    let mut out = Vec::new();
+    let mut cursor = None;
+    for _ in 0..DIRECTORY_PAGES {
+        let page = list(PageRequest {
+            limit: PageRequest::MAX_LIMIT,
+            cursor,
+        })
+        .await?;
+        out.extend(page.items);
+        match page.next_cursor.and_then(|c| c.parse::<i64>().ok()) {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    Ok(out)
+}
+
+/// Every user, newest first.
+pub async fn all_users(state: &AppState) -> Result<Vec<User>, Problem> {
+    every_page(|p| state.store.list_users(p)).await
+}
+
+/// Every team, newest first.
+pub async fn all_teams(state: &AppState) -> Result<Vec<Team>, Problem> {
+    every_page(|p| state.store.list_teams(p)).await
+}
+
+/// What a form can be told about a store refusal (unknown ids, taken names); anything else is
+/// an error page.
+pub fn refusal(e: StoreError) -> Result<String, Problem> {
+    match e {
+        StoreError::NotFound(what) => Ok(format!("{what} not found")),
+        StoreError::Conflict(msg) | StoreError::Invalid(msg) => Ok(msg),
+        other => Err(other.into()),
+    }
 }
 
 /// A host header we are willing to print into a snippet: a name or address and a port only.

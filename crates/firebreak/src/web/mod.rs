@@ -39,6 +39,18 @@ pub const PAGE_RULES: &[(&str, &str, Rule)] = &[
     ("POST", "/tokens", Rule::Authenticated),
     ("POST", "/tokens/{id}/revoke", Rule::Authenticated),
     ("GET", "/audit", Rule::Need(ReadAudit, From::Global)),
+    ("GET", "/users", Rule::Need(ManageAccess, From::Global)),
+    ("POST", "/users", Rule::Need(ManageAccess, From::Global)),
+    ("POST", "/users/{id}/role", Rule::Need(ManageAccess, From::Global)),
+    ("POST", "/users/{id}/disable", Rule::Need(ManageAccess, From::Global)),
+    ("POST", "/users/{id}/enable", Rule::Need(ManageAccess, From::Global)),
+    ("POST", "/users/{id}/password", Rule::Need(ManageAccess, From::Global)),
+    ("GET", "/teams", Rule::Need(ReadDirectory, From::Global)),
+    ("POST", "/teams", Rule::Need(ManageAccess, From::Global)),
+    ("POST", "/teams/{id}/members", Rule::Need(ManageAccess, From::Global)),
+    ("GET", "/grants", Rule::Need(ManageAccess, From::Global)),
+    ("POST", "/grants", Rule::Need(ManageAccess, From::Global)),
+    ("POST", "/grants/{id}/revoke", Rule::Need(ManageAccess, From::Global)),
 ];
 
 pub fn router(state: AppState) -> Router<AppState> {
@@ -63,6 +75,21 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/tokens/{id}/revoke", post(admin::tokens::revoke))
         .route("/audit", get(admin::audit::page))
+        .route(
+            "/users",
+            get(admin::people::page).post(admin::people::create),
+        )
+        .route("/users/{id}/role", post(admin::people::set_role))
+        .route("/users/{id}/disable", post(admin::people::disable))
+        .route("/users/{id}/enable", post(admin::people::enable))
+        .route("/users/{id}/password", post(admin::people::reset_password))
+        .route("/teams", get(admin::teams::page).post(admin::teams::create))
+        .route("/teams/{id}/members", post(admin::teams::set_members))
+        .route(
+            "/grants",
+            get(admin::grants::page).post(admin::grants::create),
+        )
+        .route("/grants/{id}/revoke", post(admin::grants::revoke))
         .route_layer(axum::middleware::from_fn_with_state(state, require_session));
     Router::new()
         .route("/", get(|| async { Redirect::to("/incidents") }))
@@ -196,7 +223,7 @@ pub fn signed_in_error(
     let page = pages::MessagePage {
         heading: status.canonical_reason().unwrap_or("Error").to_string(),
         text: text.to_string(),
-        user_name: Some(pages::display_name(caller)),
+        user_name: Some(pages::Who::of(caller)),
         csrf: session.csrf.clone(),
     };
     (status, pages::render(&page)).into_response()

@@ -35,12 +35,60 @@ pub fn render<T: Template>(page: &T) -> Response {
     }
 }
 
+/// The links of the header a signed-in caller may open (everyone: incidents and API tokens).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Nav {
+    pub alerts: bool,
+    pub services: bool,
+    pub people: bool,
+    pub teams: bool,
+    pub grants: bool,
+    pub audit: bool,
+}
+
+impl Nav {
+    pub fn of(caller: &Caller) -> Self {
+        let may = |p: Permission| caller.may(p, &Target::Global);
+        Nav {
+            alerts: may(Permission::ReadIncidentDetails),
+            services: may(Permission::ReadConfig),
+            people: may(Permission::ManageAccess),
+            teams: may(Permission::ReadDirectory),
+            grants: may(Permission::ManageAccess),
+            audit: may(Permission::ReadAudit),
+        }
+    }
+}
+
+/// Who is signed in, as the layout shows them: their name and the links they may follow.
+/// Every page extending `layout.html` carries one in `user_name` (`None` before sign-in).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Who {
+    pub name: String,
+    pub nav: Nav,
+}
+
+impl Who {
+    pub fn of(caller: &Caller) -> Self {
+        Who {
+            name: display_name(caller),
+            nav: Nav::of(caller),
+        }
+    }
+}
+
+impl std::fmt::Display for Who {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
 #[derive(Template)]
 #[template(path = "message.html")]
 pub struct MessagePage {
     pub heading: String,
     pub text: String,
-    pub user_name: Option<String>,
+    pub user_name: Option<Who>,
     pub csrf: String,
 }
 
@@ -50,13 +98,13 @@ pub struct SignInPage {
     pub next: String,
     pub csrf: String,
     pub error: Option<String>,
-    pub user_name: Option<String>,
+    pub user_name: Option<Who>,
 }
 
 #[derive(Template)]
 #[template(path = "incidents.html")]
 struct IncidentsPage {
-    user_name: Option<String>,
+    user_name: Option<Who>,
     csrf: String,
     status: String,
     severity: String,
@@ -77,7 +125,7 @@ struct IncidentsLive {
 #[derive(Template)]
 #[template(path = "incident.html")]
 struct IncidentPage {
-    user_name: Option<String>,
+    user_name: Option<Who>,
     csrf: String,
     incident: Incident,
     alerts: Vec<Alert>,
@@ -167,11 +215,7 @@ pub async fn incidents(
         super::session::encode(&severity)
     );
     render(&IncidentsPage {
-        user_name: caller
-            .user
-            .as_ref()
-            .map(|u| u.name.clone())
-            .or(Some(caller.token.name.clone())),
+        user_name: Some(Who::of(&caller)),
         csrf: session.csrf,
         status,
         severity,
@@ -262,11 +306,7 @@ pub async fn incident(
 ) -> Response {
     match room(&s, &caller, &id).await {
         Ok((incident, alerts, timeline, can_act, show_details)) => render(&IncidentPage {
-            user_name: caller
-                .user
-                .as_ref()
-                .map(|u| u.name.clone())
-                .or(Some(caller.token.name.clone())),
+            user_name: Some(Who::of(&caller)),
             csrf: session.csrf,
             incident,
             alerts,

@@ -203,7 +203,7 @@ async fn each_page_renders_for_allowed_roles_and_is_refused_to_others() {
     ] {
         let html = who.html(path).await;
         assert!(html.contains(&testid(hook)), "{path}: {hook}");
-        assert!(html.contains(&testid("nav-alerts")), "{path}: the nav");
+        assert!(html.contains(&testid("nav-incidents")), "{path}: the nav");
     }
 
     // Denied: 403, like the API.

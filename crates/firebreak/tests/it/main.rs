@@ -12,6 +12,7 @@ mod audit_log;
 mod cli;
 mod conformance;
 mod console;
+mod console_admin;
 mod console_pages;
 mod crash;
 mod ingest;

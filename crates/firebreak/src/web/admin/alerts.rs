@@ -36,7 +36,7 @@ pub struct AlertRow {
 #[derive(Template)]
 #[template(path = "alerts.html")]
 struct AlertsPage {
-    user_name: Option<String>,
+    user_name: Option<crate::web::pages::Who>,
     csrf: String,
     status: String,
     severity: String,

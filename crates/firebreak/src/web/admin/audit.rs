@@ -33,7 +33,7 @@ pub struct AuditRow {
 #[derive(Template)]
 #[template(path = "audit.html")]
 struct AuditPage {
-    user_name: Option<String>,
+    user_name: Option<crate::web::pages::Who>,
     csrf: String,
     outcome: String,
     action: String,

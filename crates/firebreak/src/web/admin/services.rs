@@ -49,7 +49,7 @@ pub struct ServiceRow {
 #[derive(Template)]
 #[template(path = "services.html")]
 struct ServicesPage {
-    user_name: Option<String>,
+    user_name: Option<crate::web::pages::Who>,
     csrf: String,
     services: Vec<ServiceRow>,
     older: Option<String>,
@@ -58,7 +58,7 @@ struct ServicesPage {
 #[derive(Template)]
 #[template(path = "service.html")]
 struct ServicePage {
-    user_name: Option<String>,
+    user_name: Option<crate::web::pages::Who>,
     csrf: String,
     service: Service,
     team: Option<String>,
@@ -74,7 +74,7 @@ struct ServicePage {
 #[derive(Template)]
 #[template(path = "integration_created.html")]
 struct CreatedPage {
-    user_name: Option<String>,
+    user_name: Option<crate::web::pages::Who>,
     csrf: String,
     service: Service,
     integration: IntegrationRow,

@@ -44,7 +44,7 @@ pub struct TokenRow {
 #[derive(Template)]
 #[template(path = "tokens.html")]
 struct TokensPage {
-    user_name: Option<String>,
+    user_name: Option<crate::web::pages::Who>,
     csrf: String,
     all_users: bool,
     tokens: Vec<TokenRow>,
@@ -58,7 +58,7 @@ struct TokensPage {
 #[derive(Template)]
 #[template(path = "token_created.html")]
 struct CreatedPage {
-    user_name: Option<String>,
+    user_name: Option<crate::web::pages::Who>,
     csrf: String,
     token: TokenRow,
     text: String,

@@ -28,6 +28,86 @@ pub fn routes() -> Router<AppState> {
 /// Longest lifetime a token may be given.
 const MAX_TOKEN_LIFETIME_MS: i64 = 3 * 365 * 86_400_000;
 
+// ---- rules shared by the API and the console's token page ----
+
+/// Scope names → scopes (sorted, no repeats, at least one).
+pub(crate) fn parse_scopes<'a>(
+    raw: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<TokenScope>, String> {
+    let mut out = Vec::new();
+    for r in raw {
+        out.push(
+            TokenScope::parse(r)
+                .ok_or_else(|| format!("'scopes': '{r}' is not one of: read, write, admin"))?,
+        );
+    }
+    out.sort();
+    out.dedup();
+    if out.is_empty() {
+        return Err("'scopes' must name at least one scope".into());
+    }
+    Ok(out)
+}
+
+/// An expiry like "90d" from `now`; between 1 minute and 1095 days.
+pub(crate) fn parse_expiry(
+    text: &str,
+    now: firebreak_core::Timestamp,
+) -> Result<firebreak_core::Timestamp, String> {
+    let d = DurationMs::parse(text).map_err(|e| format!("'expires_in': {e}"))?;
+    if d.as_millis() < 60_000 || d.as_millis() > MAX_TOKEN_LIFETIME_MS {
+        return Err("'expires_in' must be between 1m and 1095d".into());
+    }
+    Ok(now.plus(d))
+}
+
+/// The per-caller budget of new tokens (shared by API and console); `Err(seconds to wait)`.
+pub(crate) fn within_limit(s: &AppState, caller: &Caller) -> Result<(), u32> {
+    s.token_limit
+        .check(&format!("token:{}", caller.token.id), s.clock.now())
+}
+
+/// Whether a new token would have scopes the calling token lacks.
+pub(crate) fn escalates(caller: &Caller, scopes: &[TokenScope]) -> bool {
+    scopes.iter().any(|sc| !caller.token.scopes.contains(sc))
+}
+
+/// What `issue` needs.
+pub(crate) struct IssueToken {
+    pub name: String,
+    pub user_id: Option<UserId>,
+    pub role: Role,
+    pub scopes: Vec<TokenScope>,
+    pub expires_at: Option<firebreak_core::Timestamp>,
+}
+
+/// Makes a token: random text (returned once), only its hash stored.
+pub(crate) async fn issue(
+    s: &AppState,
+    new: IssueToken,
+) -> Result<(firebreak_core::token::ApiToken, String), Problem> {
+    let text = format!(
+        "fb_{}",
+        random_hex(24)
+            .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    );
+    let token = s
+        .store
+        .create_token(
+            NewApiToken {
+                name: new.name,
+                token_hash: hash_token(&text),
+                user_id: new.user_id,
+                role: new.role.as_str().into(),
+                scopes: new.scopes,
+                expires_at: new.expires_at,
+            },
+            s.clock.now(),
+        )
+        .await?;
+    Ok((token, text))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CreateToken {
@@ -47,10 +127,7 @@ async fn create_token(
 ) -> Result<Response, Problem> {
     let req: CreateToken = json_body(body, s.max_body_bytes).await?;
     firebreak_core::service::validate_name("name", &req.name).map_err(Problem::bad_request)?;
-    if let Err(retry) = s
-        .token_limit
-        .check(&format!("token:{}", caller.token.id), s.clock.now())
-    {
+    if let Err(retry) = within_limit(&s, &caller) {
         let mut p = Problem::new(
             StatusCode::TOO_MANY_REQUESTS,
             "too many tokens created; wait and retry",
@@ -108,59 +185,24 @@ async fn create_token(
     let scopes = match &req.scopes {
         None => caller.token.scopes.clone(),
         Some(list) => {
-            let mut out = Vec::new();
-            for raw in list {
-                out.push(TokenScope::parse(raw).ok_or_else(|| {
-                    Problem::bad_request(format!(
-                        "'scopes': '{raw}' is not one of: read, write, admin"
-                    ))
-                })?);
-            }
-            out.sort();
-            out.dedup();
-            out
+            parse_scopes(list.iter().map(String::as_str)).map_err(Problem::bad_request)?
         }
     };
-    if scopes.is_empty() {
-        return Err(Problem::bad_request(
-            "'scopes' must name at least one scope",
-        ));
-    }
-    if scopes.iter().any(|sc| !caller.token.scopes.contains(sc)) {
+    if escalates(&caller, &scopes) {
         return Err(deny("a token cannot have scopes the calling token lacks").await);
     }
     let expires_at = match &req.expires_in {
-        Some(text) => {
-            let d = DurationMs::parse(text)
-                .map_err(|e| Problem::bad_request(format!("'expires_in': {e}")))?;
-            if d.as_millis() < 60_000 || d.as_millis() > MAX_TOKEN_LIFETIME_MS {
-                return Err(Problem::bad_request(
-                    "'expires_in' must be between 1m and 1095d",
-                ));
-            }
-            Some(s.clock.now().plus(d))
-        }
+        Some(text) => Some(parse_expiry(text, s.clock.now()).map_err(Problem::bad_request)?),
         None => None,
     };
-    let text = format!(
-        "fb_{}",
-        random_hex(24)
-            .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-    );
-    let token = s
-        .store
-        .create_token(
-            NewApiToken {
-                name: req.name.trim().to_string(),
-                token_hash: hash_token(&text),
-                user_id,
-                role: role.as_str().into(),
-                scopes,
-                expires_at,
-            },
-            s.clock.now(),
-        )
-        .await?;
+    let issued = IssueToken {
+        name: req.name.trim().to_string(),
+        user_id,
+        role,
+        scopes,
+        expires_at,
+    };
+    let (token, text) = issue(&s, issued).await?;
     let mut body = json!(token);
     body["token"] = json!(text);
     Ok((StatusCode::CREATED, Json(body)).into_response())

@@ -5,9 +5,10 @@
 
 use super::{audit_change, field, fields, no_store, problem_page, see_other, Change, Chrome};
 use crate::app::AppState;
-use crate::auth::{forget_tokens, hash_token, random_hex, Caller};
+use crate::auth::{forget_tokens, Caller};
 use crate::http::access::{forbid, Origin};
 use crate::http::problem::Problem;
+use crate::http::tokens::{escalates, issue, parse_expiry, parse_scopes, within_limit, IssueToken};
 use crate::web::pages::render;
 use crate::web::session::{form, Session};
 use askama::Template;
@@ -18,13 +19,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use firebreak_core::access::{Permission, Target, TokenScope};
 use firebreak_core::store::PageRequest;
-use firebreak_core::token::{ApiToken, NewApiToken};
-use firebreak_core::{DurationMs, Timestamp, TokenId, UserId};
+use firebreak_core::token::ApiToken;
+use firebreak_core::{Timestamp, TokenId, UserId};
 use serde_json::json;
 use std::collections::HashMap;
 
 /// Longest lifetime a token may be given (as the API).
-const MAX_TOKEN_LIFETIME_MS: i64 = 3 * 365 * 86_400_000;
 /// Tokens on the page.
 const PAGE_SIZE: u32 = 200;
 
@@ -185,27 +185,11 @@ struct Asked {
 fn asked(form: &[(String, String)], now: Timestamp) -> Result<Asked, String> {
     let name = field(form, "name");
     firebreak_core::service::validate_name("name", &name)?;
-    let mut scopes = Vec::new();
-    for raw in fields(form, "scope") {
-        scopes.push(
-            TokenScope::parse(&raw)
-                .ok_or_else(|| format!("'{raw}' is not one of: read, write, admin"))?,
-        );
-    }
-    scopes.sort();
-    scopes.dedup();
-    if scopes.is_empty() {
-        return Err("tick at least one scope".into());
-    }
+    let ticked = fields(form, "scope");
+    let scopes = parse_scopes(ticked.iter().map(String::as_str))?;
     let expires_at = match field(form, "expires_in").trim() {
         "" => None,
-        text => {
-            let d = DurationMs::parse(text).map_err(|e| format!("expiry: {e}"))?;
-            if d.as_millis() < 60_000 || d.as_millis() > MAX_TOKEN_LIFETIME_MS {
-                return Err("the expiry must be between 1m and 1095d".into());
-            }
-            Some(now.plus(d))
-        }
+        text => Some(parse_expiry(text, now)?),
     };
     Ok(Asked {
         name: name.trim().to_string(),
@@ -259,43 +243,26 @@ pub async fn create(
         Ok(a) => a,
         Err(msg) => return form_error(&s, &caller, chrome, &form, msg).await,
     };
-    // The API's limit, with the same key: console and API share one budget per caller.
-    let limited = s
-        .token_limit
-        .check(&format!("token:{}", caller.token.id), now);
-    if let Err(retry) = limited {
+    // The API's limit: console and API share one budget per caller.
+    if let Err(retry) = within_limit(&s, &caller) {
         let msg = format!("Too many tokens created; wait {retry} s and try again.");
         return problem_page(Problem::new(StatusCode::TOO_MANY_REQUESTS, msg));
     }
-    if asked
-        .scopes
-        .iter()
-        .any(|sc| !caller.token.scopes.contains(sc))
-    {
+    if escalates(&caller, &asked.scopes) {
         let reason = "a token cannot have scopes the calling token lacks";
         let p = forbid(&s, &caller, &origin, &Method::POST, "/tokens", reason).await;
         return problem_page(p);
     }
-    let text = match random_hex(24) {
-        Ok(hex) => format!("fb_{hex}"),
-        Err(e) => {
-            return problem_page(Problem::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                e.to_string(),
-            ))
-        }
-    };
-    let new = NewApiToken {
+    let issued = IssueToken {
         name: asked.name,
-        token_hash: hash_token(&text),
         user_id: Some(user_id),
-        role: caller.subject.role.as_str().into(),
+        role: caller.subject.role,
         scopes: asked.scopes,
         expires_at: asked.expires_at,
     };
-    let token = match s.store.create_token(new, now).await {
+    let (token, text) = match issue(&s, issued).await {
         Ok(t) => t,
-        Err(e) => return problem_page(e.into()),
+        Err(p) => return problem_page(p),
     };
     let change = Change {
         action: "token.create",
@@ -396,7 +363,7 @@ mod tests {
         );
         assert!(ok.as_ref().is_ok_and(|a| a.name == "ci"
             && a.scopes == vec![TokenScope::Read, TokenScope::Write]
-            && a.expires_at == Some(now.plus(DurationMs::from_secs(90 * 86_400)))));
+            && a.expires_at == Some(now.plus(firebreak_core::DurationMs::from_secs(90 * 86_400)))));
         assert!(asked(&form(&[("name", "x")]), now).is_err(), "no scope");
         assert!(asked(&form(&[("name", ""), ("scope", "read")]), now).is_err());
         assert!(asked(&form(&[("name", "x"), ("scope", "root")]), now).is_err());

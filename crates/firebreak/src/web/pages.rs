@@ -112,14 +112,51 @@ struct IncidentsPage {
     status_options: Vec<(&'static str, &'static str)>,
     severities: Vec<&'static str>,
     counts: (usize, usize),
-    incidents: Vec<Incident>,
+    incidents: Vec<Listed>,
 }
 
 #[derive(Template)]
 #[template(path = "incidents_live.html")]
 struct IncidentsLive {
     counts: (usize, usize),
+    incidents: Vec<Listed>,
+}
+
+/// An incident in the list, with the names of its services.
+struct Listed {
+    incident: Incident,
+    services: String,
+}
+
+/// Names the services of each incident (one store read per distinct service).
+async fn with_service_names(
+    state: &AppState,
     incidents: Vec<Incident>,
+) -> Result<Vec<Listed>, Problem> {
+    let mut names: HashMap<firebreak_core::ServiceId, String> = HashMap::new();
+    let mut out = Vec::with_capacity(incidents.len());
+    for incident in incidents {
+        let mut list = Vec::with_capacity(incident.service_ids.len());
+        for id in &incident.service_ids {
+            if !names.contains_key(id) {
+                let name = state
+                    .store
+                    .get_service(*id)
+                    .await?
+                    .map(|s| s.name)
+                    .unwrap_or_else(|| format!("service {id}"));
+                names.insert(*id, name);
+            }
+            if let Some(n) = names.get(id) {
+                list.push(n.clone());
+            }
+        }
+        out.push(Listed {
+            incident,
+            services: list.join(", "),
+        });
+    }
+    Ok(out)
 }
 
 #[derive(Template)]
@@ -163,7 +200,7 @@ async fn list(
     state: &AppState,
     caller: &Caller,
     q: &HashMap<String, String>,
-) -> Result<(String, String, Vec<Incident>, (usize, usize)), Problem> {
+) -> Result<(String, String, Vec<Listed>, (usize, usize)), Problem> {
     let status = q.get("status").cloned().unwrap_or_else(|| "open".into());
     let severity = q.get("severity").cloned().unwrap_or_default();
     let statuses = match status.as_str() {
@@ -196,6 +233,7 @@ async fn list(
         usize::try_from(triggered).unwrap_or(0),
         usize::try_from(acknowledged).unwrap_or(0),
     );
+    let incidents = with_service_names(state, incidents).await?;
     Ok((status, severity, incidents, counts))
 }
 

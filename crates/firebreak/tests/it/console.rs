@@ -149,6 +149,10 @@ async fn sign_in_sessions_and_csrf() {
         "alert text is escaped"
     );
     assert!(!html.contains("<img src=x"));
+    assert!(
+        html.contains("data-testid=\"incident-services\">web</td>"),
+        "the list names each incident's services"
+    );
     let room = c
         .send_with(
             Method::GET,

@@ -97,8 +97,21 @@ pub struct User {
     pub time_zone: String,
     pub team_ids: Vec<TeamId>,
     pub disabled: bool,
+    /// Signs in with a second factor (TOTP).
+    pub mfa_enabled: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+/// A user's second factor: the TOTP secret (base32), whether it is confirmed and required at
+/// sign-in, and the SHA-256 hashes of the unused recovery codes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserMfa {
+    pub secret: Option<String>,
+    pub enabled: bool,
+    pub recovery_hashes: Vec<String>,
+    /// The last TOTP time step used, so a code cannot be replayed.
+    pub last_step: Option<i64>,
 }
 
 #[derive(Debug, Clone)]

@@ -16,6 +16,7 @@ pub mod store;
 pub mod timeline;
 pub mod timestamp;
 pub mod token;
+pub mod totp;
 
 pub use alert::{Alert, AlertAction, AlertEvent, AlertFilter, AlertStatus, ChangeEvent, Link};
 pub use clock::{Clock, FakeClock, SystemClock};

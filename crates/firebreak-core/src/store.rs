@@ -1,7 +1,9 @@
 //! The store port. Capability traits that together make a `Store`; the SQLite and PostgreSQL
 //! adapters implement all of them and pass the same conformance suite (firebreak-testkit).
 
-use crate::access::{Grant, NewGrant, NewTeam, NewUser, Team, User, UserPatch, Visibility};
+use crate::access::{
+    Grant, NewGrant, NewTeam, NewUser, Team, User, UserMfa, UserPatch, Visibility,
+};
 use crate::alert::{Alert, AlertEvent, AlertFilter, ChangeEvent};
 use crate::audit::{AuditEntry, AuditFilter, NewAuditEntry};
 use crate::ids::{
@@ -301,6 +303,10 @@ pub trait AccessStore: Send + Sync {
         patch: UserPatch,
         now: Timestamp,
     ) -> StoreResult<Option<User>>;
+    /// The user's second factor (`None` when the user does not exist).
+    async fn user_mfa(&self, id: UserId) -> StoreResult<Option<UserMfa>>;
+    /// Replaces the user's second factor; false when the user does not exist.
+    async fn set_user_mfa(&self, id: UserId, mfa: UserMfa, now: Timestamp) -> StoreResult<bool>;
     /// `Conflict` when the name is taken; `NotFound` for an unknown member.
     async fn create_team(&self, new: NewTeam, now: Timestamp) -> StoreResult<Team>;
     async fn get_team(&self, id: TeamId) -> StoreResult<Option<Team>>;

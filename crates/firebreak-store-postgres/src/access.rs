@@ -5,10 +5,10 @@
 //! back it up.
 
 use crate::error::Attempt;
-use crate::rows::{self, GRANT_COLS, TEAM_COLS, USER_COLS};
+use crate::rows::{self, GRANT_COLS, TEAM_COLS, USER_COLS, USER_COL_COUNT};
 use deadpool_postgres::{Pool, Transaction};
 use firebreak_core::access::{
-    Grant, GrantScope, NewGrant, NewTeam, NewUser, Team, User, UserPatch,
+    Grant, GrantScope, NewGrant, NewTeam, NewUser, Team, User, UserMfa, UserPatch,
 };
 use firebreak_core::ids::{TeamId, UserId};
 use firebreak_core::store::{Page, PageRequest, StoreError};
@@ -145,7 +145,7 @@ pub(crate) async fn user_by_email(
         .await?;
     match client.query_opt(&stmt, &[&email]).await? {
         Some(row) => {
-            let hash: Option<String> = row.try_get(10)?;
+            let hash: Option<String> = row.try_get(USER_COL_COUNT)?;
             Ok(Some((rows::user(&row)?, hash)))
         }
         None => Ok(None),
@@ -203,6 +203,56 @@ pub(crate) async fn update_user(
         Some(row) => Ok(Some(rows::user(&row)?)),
         None => Ok(None),
     }
+}
+
+/// The user's second factor; `None` when the user does not exist.
+pub(crate) async fn user_mfa(pool: &Pool, id: i64) -> Attempt<Option<UserMfa>> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT totp_secret, mfa_enabled, recovery_codes, totp_last_step FROM users WHERE id = $1",
+        )
+        .await?;
+    match client.query_opt(&stmt, &[&id]).await? {
+        Some(row) => Ok(Some(UserMfa {
+            secret: row.try_get(0)?,
+            enabled: row.try_get(1)?,
+            recovery_hashes: row.try_get(2)?,
+            last_step: row.try_get(3)?,
+        })),
+        None => Ok(None),
+    }
+}
+
+/// Replaces the user's second factor (all of it) and bumps `updated_at`; `false` when the user
+/// does not exist.
+pub(crate) async fn set_user_mfa(
+    pool: &Pool,
+    id: i64,
+    mfa: &UserMfa,
+    now: Timestamp,
+) -> Attempt<bool> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "UPDATE users SET totp_secret = $2, mfa_enabled = $3, recovery_codes = $4, \
+             totp_last_step = $5, updated_at = fb_ts($6) WHERE id = $1",
+        )
+        .await?;
+    let changed = client
+        .execute(
+            &stmt,
+            &[
+                &id,
+                &mfa.secret,
+                &mfa.enabled,
+                &mfa.recovery_hashes,
+                &mfa.last_step,
+                &now.as_millis(),
+            ],
+        )
+        .await?;
+    Ok(changed > 0)
 }
 
 /// `Conflict` when the name is taken (any case); `NotFound` for an unknown member.

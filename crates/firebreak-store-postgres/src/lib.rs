@@ -34,7 +34,7 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use error::retry;
 use firebreak_core::access::{
-    Grant, NewGrant, NewTeam, NewUser, Team, User, UserPatch, Visibility,
+    Grant, NewGrant, NewTeam, NewUser, Team, User, UserMfa, UserPatch, Visibility,
 };
 use firebreak_core::alert::{Alert, AlertAction, AlertFilter, ChangeEvent};
 use firebreak_core::audit::{AuditEntry, AuditFilter, NewAuditEntry};
@@ -457,6 +457,14 @@ impl AccessStore for PostgresStore {
         now: Timestamp,
     ) -> StoreResult<Option<User>> {
         retry!(access::update_user(&self.pool, id.0, &patch, now))
+    }
+
+    async fn user_mfa(&self, id: UserId) -> StoreResult<Option<UserMfa>> {
+        retry!(access::user_mfa(&self.pool, id.0))
+    }
+
+    async fn set_user_mfa(&self, id: UserId, mfa: UserMfa, now: Timestamp) -> StoreResult<bool> {
+        retry!(access::set_user_mfa(&self.pool, id.0, &mfa, now))
     }
 
     async fn create_team(&self, new: NewTeam, now: Timestamp) -> StoreResult<Team> {

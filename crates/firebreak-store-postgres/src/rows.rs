@@ -198,7 +198,11 @@ pub(crate) fn token(row: &Row) -> StoreResult<ApiToken> {
 pub(crate) const USER_COLS: &str =
     "u.id, u.email, u.name, u.role, u.external, u.time_zone, u.disabled, \
      fb_ms(u.created_at), fb_ms(u.updated_at), \
-     ARRAY(SELECT m.team_id FROM team_members m WHERE m.user_id = u.id ORDER BY m.team_id)";
+     ARRAY(SELECT m.team_id FROM team_members m WHERE m.user_id = u.id ORDER BY m.team_id), \
+     u.mfa_enabled";
+
+/// How many columns `USER_COLS` selects; extra columns after it start at this index.
+pub(crate) const USER_COL_COUNT: usize = 11;
 
 pub(crate) fn user(row: &Row) -> StoreResult<User> {
     let teams: Vec<i64> = get(row, 9)?;
@@ -213,6 +217,7 @@ pub(crate) fn user(row: &Row) -> StoreResult<User> {
         created_at: ts(row, 7)?,
         updated_at: ts(row, 8)?,
         team_ids: teams.into_iter().map(TeamId).collect(),
+        mfa_enabled: get(row, 10)?,
     })
 }
 

@@ -2,8 +2,8 @@
 //! firebreak-testkit): how PostgreSQL errors map onto `StoreError`, saturated job due times, the
 //! row locks that keep timeline ids in commit order, users, teams, grants, tokens and visibility
 //! filters, the audit chain under concurrent appends from two pools and its append-only triggers,
-//! and upgrading a schema-1 database. Each test makes its own database; all are skipped unless
-//! `FIREBREAK_TEST_DATABASE_URL` names an admin URL.
+//! users' second factor, and upgrading schema-1 and schema-2 databases. Each test makes its own
+//! database; all are skipped unless `FIREBREAK_TEST_DATABASE_URL` names an admin URL.
 
 use crate::PostgresStore;
 use firebreak_core::store::{AlertStore, IngestRequest, JobStore, ServiceStore, StoreError};
@@ -1308,6 +1308,145 @@ async fn migration_2_upgrades_existing_tokens() {
         .expect("list");
     assert_eq!(services.items.len(), 1);
     assert_eq!(services.items[0].team_id, None);
+    drop(store);
+    db.drop_now().await;
+}
+
+// ---- A second factor for users (migration 0003) -----------------------------------------------
+
+use firebreak_core::access::UserMfa;
+
+/// `user_mfa` and `set_user_mfa` round-trip every field (including clearing them), bump
+/// `updated_at`, and every query that builds a `User` reports `mfa_enabled`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_mfa_round_trips() {
+    let Some(db) = Db::create().await else { return };
+    let store = db.store().await;
+    let ana = store
+        .create_user(new_user("ana@example.org", &[]), at(0))
+        .await
+        .expect("user");
+    assert!(!ana.mfa_enabled);
+    assert_eq!(
+        store.user_mfa(ana.id).await.expect("mfa"),
+        Some(UserMfa::default())
+    );
+    assert_eq!(store.user_mfa(UserId(999)).await.expect("mfa"), None);
+    assert!(!store
+        .set_user_mfa(UserId(999), UserMfa::default(), at(1))
+        .await
+        .expect("set"));
+
+    let pending = UserMfa {
+        secret: Some("JBSWY3DPEHPK3PXP".into()),
+        enabled: false,
+        recovery_hashes: vec![],
+        last_step: None,
+    };
+    assert!(store
+        .set_user_mfa(ana.id, pending.clone(), at(1))
+        .await
+        .expect("set"));
+    assert_eq!(
+        store.user_mfa(ana.id).await.expect("mfa"),
+        Some(pending.clone())
+    );
+    let got = store.get_user(ana.id).await.expect("get").expect("exists");
+    assert!(!got.mfa_enabled);
+    assert_eq!(got.updated_at, at(1));
+
+    let on = UserMfa {
+        enabled: true,
+        recovery_hashes: vec!["a1".repeat(32), "b2".repeat(32)],
+        last_step: Some(59_593_426),
+        ..pending
+    };
+    assert!(store
+        .set_user_mfa(ana.id, on.clone(), at(2))
+        .await
+        .expect("set"));
+    assert_eq!(store.user_mfa(ana.id).await.expect("mfa"), Some(on));
+
+    let got = store.get_user(ana.id).await.expect("get").expect("exists");
+    assert!(got.mfa_enabled);
+    assert_eq!((got.created_at, got.updated_at), (at(0), at(2)));
+    let (by_email, hash) = store
+        .user_by_email("ANA@example.org")
+        .await
+        .expect("lookup")
+        .expect("exists");
+    assert!(by_email.mfa_enabled);
+    assert_eq!(hash.as_deref(), Some("$argon2id$v=19$stub"));
+    let listed = store.list_users(page(10, None)).await.expect("list");
+    assert_eq!(listed.items, vec![got.clone()]);
+    let patched = store
+        .update_user(
+            ana.id,
+            UserPatch {
+                name: Some("Ana B.".into()),
+                ..UserPatch::default()
+            },
+            at(3),
+        )
+        .await
+        .expect("update")
+        .expect("exists");
+    assert!(patched.mfa_enabled);
+
+    assert!(store
+        .set_user_mfa(ana.id, UserMfa::default(), at(4))
+        .await
+        .expect("reset"));
+    assert_eq!(
+        store.user_mfa(ana.id).await.expect("mfa"),
+        Some(UserMfa::default())
+    );
+    assert!(
+        !store
+            .get_user(ana.id)
+            .await
+            .expect("get")
+            .expect("exists")
+            .mfa_enabled
+    );
+    drop(store);
+    db.drop_now().await;
+}
+
+/// Upgrading a database at schema 2: existing users have no second factor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_3_upgrades_existing_users() {
+    let Some(db) = Db::create().await else { return };
+    let client = raw(&db.url).await;
+    for (_, sql) in &crate::schema::MIGRATIONS[..2] {
+        client.batch_execute(sql).await.expect("0001, 0002");
+    }
+    client
+        .batch_execute(
+            "CREATE TABLE schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now()); \
+             INSERT INTO schema_migrations (version) VALUES (1), (2); \
+             INSERT INTO users (email, name, role, created_at, updated_at) \
+             VALUES ('old@example.org', 'old', 'admin', now(), now());",
+        )
+        .await
+        .expect("schema 2 data");
+    let store = PostgresStore::connect(&db.url, 2).await.expect("connect");
+    assert!(matches!(
+        store.ready().await,
+        Err(StoreError::Unavailable(_))
+    ));
+    store.migrate().await.expect("migrate");
+    store.ready().await.expect("ready");
+    let (old, _) = store
+        .user_by_email("old@example.org")
+        .await
+        .expect("lookup")
+        .expect("still there");
+    assert!(!old.mfa_enabled);
+    assert_eq!(
+        store.user_mfa(old.id).await.expect("mfa"),
+        Some(UserMfa::default())
+    );
     drop(store);
     db.drop_now().await;
 }

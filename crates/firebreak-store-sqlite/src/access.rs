@@ -3,7 +3,7 @@
 use crate::list_query::ListQuery;
 use crate::rows::{db_err, to_json};
 use firebreak_core::access::{
-    Grant, GrantScope, NewGrant, NewTeam, NewUser, Role, Team, User, UserPatch,
+    Grant, GrantScope, NewGrant, NewTeam, NewUser, Role, Team, User, UserMfa, UserPatch,
 };
 use firebreak_core::ids::{GrantId, IncidentId, ServiceId, TeamId, UserId};
 use firebreak_core::store::{Page, PageRequest, StoreError, StoreResult};
@@ -12,7 +12,7 @@ use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row};
 
 const USER_COLS: &str = "u.id, u.email, u.name, u.role, u.external, u.time_zone, u.disabled, u.created_at, u.updated_at, \
-     (SELECT group_concat(team_id) FROM team_members m WHERE m.user_id = u.id)";
+     (SELECT group_concat(team_id) FROM team_members m WHERE m.user_id = u.id), u.mfa_enabled";
 
 fn ids<T>(text: Option<String>, make: fn(i64) -> T, col: usize) -> rusqlite::Result<Vec<T>> {
     let mut out = Vec::new();
@@ -49,6 +49,7 @@ fn user(row: &Row) -> rusqlite::Result<User> {
         created_at: Timestamp::from_millis(row.get(7)?),
         updated_at: Timestamp::from_millis(row.get(8)?),
         team_ids,
+        mfa_enabled: row.get(10)?,
     })
 }
 
@@ -172,7 +173,7 @@ pub(crate) fn user_by_email(
         "SELECT {USER_COLS}, u.password_hash FROM users u WHERE lower(u.email) = lower(?1)"
     ))
     .map_err(db_err)?
-    .query_row([email], |r| Ok((user(r)?, r.get(10)?)))
+    .query_row([email], |r| Ok((user(r)?, r.get(11)?)))
     .optional()
     .map_err(db_err)
 }
@@ -376,4 +377,38 @@ pub(crate) fn revoke_grant(
         .execute((id, now.as_millis()))
         .map_err(db_err)?;
     get_grant(conn, id)
+}
+
+pub(crate) fn user_mfa(conn: &Connection, id: i64) -> StoreResult<Option<UserMfa>> {
+    conn.prepare_cached(
+        "SELECT totp_secret, mfa_enabled, recovery_codes, totp_last_step FROM users WHERE id = ?1",
+    )
+    .map_err(db_err)?
+    .query_row([id], |r| {
+        let codes: String = r.get(2)?;
+        Ok(UserMfa {
+            secret: r.get(0)?,
+            enabled: r.get(1)?,
+            recovery_hashes: serde_json::from_str(&codes).map_err(|_| bad(2))?,
+            last_step: r.get(3)?,
+        })
+    })
+    .optional()
+    .map_err(db_err)
+}
+
+pub(crate) fn set_user_mfa(
+    conn: &Connection,
+    id: i64,
+    mfa: &UserMfa,
+    now: Timestamp,
+) -> StoreResult<bool> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE users SET totp_secret = ?2, mfa_enabled = ?3, recovery_codes = ?4, totp_last_step = ?5, updated_at = ?6 WHERE id = ?1",
+        )
+        .map_err(db_err)?
+        .execute((id, mfa.secret.as_deref(), mfa.enabled, to_json(&mfa.recovery_hashes), mfa.last_step, now.as_millis()))
+        .map_err(db_err)?;
+    Ok(changed > 0)
 }

@@ -19,7 +19,7 @@ mod writer;
 
 use async_trait::async_trait;
 use firebreak_core::access::{
-    Grant, NewGrant, NewTeam, NewUser, Team, User, UserPatch, Visibility,
+    Grant, NewGrant, NewTeam, NewUser, Team, User, UserMfa, UserPatch, Visibility,
 };
 use firebreak_core::alert::{Alert, AlertFilter, ChangeEvent};
 use firebreak_core::audit::{AuditEntry, AuditFilter, NewAuditEntry};
@@ -502,6 +502,16 @@ impl AccessStore for SqliteStore {
     ) -> StoreResult<Option<User>> {
         self.writer
             .write(move |c| access::update_user(c, id.0, &patch, now))
+            .await
+    }
+
+    async fn user_mfa(&self, id: UserId) -> StoreResult<Option<UserMfa>> {
+        self.readers.read(move |c| access::user_mfa(c, id.0)).await
+    }
+
+    async fn set_user_mfa(&self, id: UserId, mfa: UserMfa, now: Timestamp) -> StoreResult<bool> {
+        self.writer
+            .write(move |c| access::set_user_mfa(c, id.0, &mfa, now))
             .await
     }
 

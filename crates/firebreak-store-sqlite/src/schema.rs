@@ -8,6 +8,7 @@ use rusqlite::Connection;
 pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_core.sql")),
     (2, include_str!("../migrations/0002_access.sql")),
+    (3, include_str!("../migrations/0003_mfa.sql")),
 ];
 
 pub(crate) fn latest_version() -> i64 {

@@ -12,6 +12,7 @@ pub mod config;
 pub mod http;
 pub mod ingest;
 pub mod metrics;
+pub mod mfa;
 pub mod ratelimit;
 pub mod web;
 pub mod workers;

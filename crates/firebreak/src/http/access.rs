@@ -48,6 +48,9 @@ use Permission::*;
 pub const RULES: &[(&str, &str, Rule)] = &[
     ("GET", "/api/v1/me", Rule::Authenticated),
     ("POST", "/api/v1/me/password", Rule::Authenticated),
+    ("POST", "/api/v1/me/mfa", Rule::Authenticated),
+    ("DELETE", "/api/v1/me/mfa", Rule::Authenticated),
+    ("POST", "/api/v1/me/mfa/confirm", Rule::Authenticated),
     ("GET", "/api/v1/services", Rule::Need(ReadConfig, From::Global)),
     ("POST", "/api/v1/services", Rule::Need(ConfigureServices, From::Global)),
     ("GET", "/api/v1/services/{id}", Rule::Need(ReadConfig, From::Service)),
@@ -237,11 +240,21 @@ async fn snapshot(state: &AppState, from: From, pattern: &str, id: Option<&str>)
     redact(value.unwrap_or(Value::Null))
 }
 
-/// Removes secrets (tokens, integration keys, password hashes) before anything is audited.
+/// Removes secrets (tokens, integration keys, passwords, TOTP secrets and codes) before anything
+/// is audited.
 pub fn redact(mut v: Value) -> Value {
     match &mut v {
         Value::Object(map) => {
-            for k in ["token", "key", "password", "password_hash"] {
+            for k in [
+                "token",
+                "key",
+                "password",
+                "password_hash",
+                "secret",
+                "otpauth_uri",
+                "recovery_codes",
+                "code",
+            ] {
                 if map.contains_key(k) {
                     map.insert(k.to_string(), Value::String("[redacted]".into()));
                 }

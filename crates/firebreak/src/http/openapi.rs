@@ -129,7 +129,7 @@ fn build() -> Value {
           "TimelineEvent": {"type": "object", "properties": {"id": id, "incident_id": id_null, "service_id": id_null, "alert_id": id_null, "kind": {"type": "string"}, "actor": {"type": "object"}, "at": ts, "payload": {}, "visibility": {"enum": ["internal", "public"]}, "pinned": {"type": "boolean"}}},
           "User": {"type": "object", "properties": {"id": id, "email": {"type": "string"}, "name": {"type": "string"}, "role": {"enum": ["admin", "manager", "responder", "observer", "stakeholder"]}, "external": {"type": "boolean"}, "time_zone": {"type": "string"}, "team_ids": {"type": "array", "items": id}, "disabled": {"type": "boolean"}, "created_at": ts, "updated_at": ts}},
           "UserCreate": {"type": "object", "required": ["email", "name", "role"], "additionalProperties": false, "properties": {"email": {"type": "string"}, "name": {"type": "string"}, "role": {"type": "string"}, "external": {"type": "boolean"}, "time_zone": {"type": "string"}, "password": {"type": "string", "minLength": 12}, "team_ids": {"type": "array", "items": id}}},
-          "UserUpdate": {"type": "object", "additionalProperties": false, "properties": {"name": {"type": "string"}, "role": {"type": "string"}, "time_zone": {"type": "string"}, "disabled": {"type": "boolean"}, "password": {"type": "string"}}},
+          "UserUpdate": {"type": "object", "additionalProperties": false, "properties": {"name": {"type": "string"}, "role": {"type": "string"}, "time_zone": {"type": "string"}, "disabled": {"type": "boolean"}, "password": {"type": "string"}, "mfa": {"type": "boolean", "description": "false resets the user's second factor"}}},
           "Team": {"type": "object", "properties": {"id": id, "name": {"type": "string"}, "member_ids": {"type": "array", "items": id}, "created_at": ts, "updated_at": ts}},
           "Token": {"type": "object", "properties": {"id": id, "name": {"type": "string"}, "user_id": id_null, "role": {"type": "string"}, "scopes": {"type": "array", "items": {"enum": ["read", "write", "admin"]}}, "created_at": ts, "expires_at": ts_null, "revoked_at": ts_null, "token": {"type": "string", "description": "only in the answer to POST"}}},
           "TokenCreate": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {"name": {"type": "string"}, "user_id": id, "scopes": {"type": "array", "items": {"enum": ["read", "write", "admin"]}}, "expires_in": {"type": "string", "description": "duration, e.g. 90d"}, "role": {"type": "string", "description": "a service token with this role (admins only)"}}},
@@ -174,6 +174,11 @@ fn build() -> Value {
         "/api/v1/incidents/{id}/acknowledge": {"post": op("Acknowledge an incident and its triggered alerts", "200", Some(r("Incident")), None, vec![path_id()])},
         "/api/v1/incidents/{id}/resolve": {"post": op("Resolve an incident and its open alerts", "200", Some(r("Incident")), None, vec![path_id()])},
         "/api/v1/me": {"get": op("The caller: user, token, role, grants", "200", None, None, vec![])},
+        "/api/v1/me/mfa": {
+          "post": op("Start TOTP enrolment: a new secret and its otpauth:// URI", "200", None, None, vec![]),
+          "delete": op("Turn the second factor off (needs a current or recovery code)", "200", None, Some(json!({"type": "object", "required": ["code"], "properties": {"code": {"type": "string"}}})), vec![])
+        },
+        "/api/v1/me/mfa/confirm": {"post": op("Turn the second factor on with a first code; answers ten recovery codes once", "200", None, Some(json!({"type": "object", "required": ["code"], "properties": {"code": {"type": "string"}}})), vec![])},
         "/api/v1/me/password": {"post": op("Change your own password (the current one is required when set)", "200", None, Some(json!({"type": "object", "required": ["new_password"], "properties": {"current_password": {"type": "string"}, "new_password": {"type": "string", "minLength": 12}}})), vec![])},
         "/api/v1/users": {
           "get": op("List users (admin)", "200", Some(list_of("User")), None, page_params()),

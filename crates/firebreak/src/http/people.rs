@@ -22,6 +22,8 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/me", get(me))
         .route("/me/password", axum::routing::post(change_password))
+        .route("/me/mfa", axum::routing::post(mfa_start).delete(mfa_off))
+        .route("/me/mfa/confirm", axum::routing::post(mfa_confirm))
         .route("/users", get(list_users).post(create_user))
         .route("/users/{id}", get(get_user).patch(update_user))
         .route("/teams", get(list_teams).post(create_team))
@@ -166,6 +168,8 @@ struct UpdateUser {
     disabled: Option<bool>,
     /// An admin-driven password reset.
     password: Option<String>,
+    /// `false` turns the user's second factor off (a lost phone).
+    mfa: Option<bool>,
 }
 
 async fn update_user(
@@ -188,11 +192,20 @@ async fn update_user(
         disabled: req.disabled,
         password_hash: req.password.as_deref().map(hash_password).transpose()?,
     };
-    let user = s
+    if req.mfa == Some(true) {
+        return Err(Problem::bad_request(
+            "'mfa' can only be set to false here; the user enrols at /api/v1/me/mfa",
+        ));
+    }
+    let mut user = s
         .store
         .update_user(id, patch, s.clock.now())
         .await?
         .ok_or_else(|| Problem::not_found(format!("user {id}")))?;
+    if req.mfa == Some(false) {
+        crate::mfa::turn_off(&s, &user).await?;
+        user.mfa_enabled = false;
+    }
     crate::auth::forget_tokens(&s);
     Ok(Json(user).into_response())
 }
@@ -301,4 +314,57 @@ async fn change_password(
     };
     s.store.update_user(user.id, patch, s.clock.now()).await?;
     Ok(Json(json!({"status": "changed"})).into_response())
+}
+
+fn signed_in_user(caller: &Caller) -> Result<&firebreak_core::access::User, Problem> {
+    caller
+        .user
+        .as_ref()
+        .ok_or_else(|| Problem::bad_request("a service token has no user and no second factor"))
+}
+
+/// Starts TOTP enrolment: a new secret and the `otpauth://` URI for an authenticator app.
+async fn mfa_start(
+    State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Response, Problem> {
+    let user = signed_in_user(&caller)?;
+    let e = crate::mfa::start(&s, user).await?;
+    Ok(Json(json!({"secret": e.secret, "otpauth_uri": e.uri})).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MfaCode {
+    code: String,
+}
+
+/// Turns the second factor on with a first code; answers the recovery codes, once.
+async fn mfa_confirm(
+    State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Body,
+) -> Result<Response, Problem> {
+    let user = signed_in_user(&caller)?;
+    let req: MfaCode = json_body(body, s.max_body_bytes).await?;
+    let codes = crate::mfa::confirm(&s, user, &req.code).await?;
+    Ok(Json(json!({"enabled": true, "recovery_codes": codes})).into_response())
+}
+
+/// Turns the second factor off; needs a current code (or a recovery code).
+async fn mfa_off(
+    State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Body,
+) -> Result<Response, Problem> {
+    let user = signed_in_user(&caller)?;
+    let req: MfaCode = json_body(body, s.max_body_bytes).await?;
+    if !crate::mfa::check(&s, user, &req.code).await? {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "the code does not match",
+        ));
+    }
+    crate::mfa::turn_off(&s, user).await?;
+    Ok(Json(json!({"enabled": false})).into_response())
 }

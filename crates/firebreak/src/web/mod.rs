@@ -4,6 +4,7 @@
 //! `PAGE_RULES`.
 
 pub mod admin;
+pub mod mfa;
 pub mod pages;
 pub mod session;
 
@@ -31,6 +32,10 @@ pub const PAGE_RULES: &[(&str, &str, Rule)] = &[
     ("POST", "/incidents/{id}/acknowledge", Rule::Need(ActOnIncidents, From::Incident)),
     ("POST", "/incidents/{id}/resolve", Rule::Need(ActOnIncidents, From::Incident)),
     ("POST", "/signout", Rule::Authenticated),
+    ("GET", "/mfa", Rule::Authenticated),
+    ("POST", "/mfa/start", Rule::Authenticated),
+    ("POST", "/mfa/confirm", Rule::Authenticated),
+    ("POST", "/mfa/off", Rule::Authenticated),
     ("GET", "/alerts", Rule::Need(ReadIncidentDetails, From::Global)),
     ("GET", "/services", Rule::Need(ReadConfig, From::Global)),
     ("GET", "/services/{id}", Rule::Need(ReadConfig, From::Service)),
@@ -62,6 +67,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/incidents/{id}/acknowledge", post(pages::acknowledge))
         .route("/incidents/{id}/resolve", post(pages::resolve))
         .route("/signout", post(session::sign_out))
+        .route("/mfa", get(mfa::show))
+        .route("/mfa/start", post(mfa::start))
+        .route("/mfa/confirm", post(mfa::confirm))
+        .route("/mfa/off", post(mfa::off))
         .route("/alerts", get(admin::alerts::page))
         .route("/services", get(admin::services::list))
         .route("/services/{id}", get(admin::services::detail))

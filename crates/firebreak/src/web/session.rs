@@ -196,6 +196,7 @@ pub async fn sign_in(State(state): State<AppState>, req: axum::extract::Request)
             .map(|(_, v)| v.clone())
             .unwrap_or_default()
     };
+    let code = field("code");
     let (email, password, csrf, next) = (
         field("email"),
         field("password"),
@@ -262,6 +263,36 @@ pub async fn sign_in(State(state): State<AppState>, req: axum::extract::Request)
             return again(StatusCode::UNAUTHORIZED, "Wrong email or password.");
         }
     };
+    // The second factor, for users who turned it on (a TOTP code once, or a recovery code).
+    if user.mfa_enabled {
+        if code.trim().is_empty() {
+            return again(
+                StatusCode::UNAUTHORIZED,
+                "Enter the code from your authenticator app (or a recovery code).",
+            );
+        }
+        match crate::mfa::check(&state, &user, &code).await {
+            Ok(true) => {}
+            Ok(false) => {
+                audit_signin(
+                    &state,
+                    &origin,
+                    &email,
+                    AuditOutcome::Denied,
+                    Actor::system(),
+                    "wrong second factor",
+                )
+                .await;
+                return again(StatusCode::UNAUTHORIZED, "Wrong email, password or code.");
+            }
+            Err(_) => {
+                return again(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The store is unavailable; try again.",
+                )
+            }
+        }
+    }
     let Ok(secret) = random_hex(24) else {
         return again(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -301,7 +332,11 @@ pub async fn sign_in(State(state): State<AppState>, req: axum::extract::Request)
         &email,
         AuditOutcome::Done,
         actor,
-        "password",
+        if user.mfa_enabled {
+            "password and second factor"
+        } else {
+            "password"
+        },
     )
     .await;
     let mut resp = Redirect::to(&next).into_response();

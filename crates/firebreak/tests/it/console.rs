@@ -512,3 +512,137 @@ async fn bootstrap_admin_signs_in_and_passwords_change() {
     }
     assert_eq!(last, 429);
 }
+
+/// Sign-in with password + TOTP: enrol through the API, confirm with a first code, then the
+/// console asks for a code; a code works once; a recovery code works once; an admin can reset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_factor_totp_and_recovery_codes() {
+    use firebreak_core::{totp, Clock};
+    let t = TestServer::start().await;
+    let uid = user(&t, "mia@example.com", "responder", false).await;
+    let mia = {
+        let ok = sign_in(&t.anon, "mia@example.com", PASSWORD, "/").await;
+        assert_eq!(ok.status, 303);
+        let session = cookie_value(&set_cookie(&ok, "fb_session").unwrap());
+        Client::new(&t.url(), Some(session)).unwrap()
+    };
+    let start = mia
+        .send(Method::POST, "/api/v1/me/mfa", None)
+        .await
+        .unwrap();
+    assert_eq!(start.status, 200, "{:?}", start.body);
+    let secret_b32 = start.body["secret"].as_str().unwrap().to_string();
+    assert!(start.body["otpauth_uri"]
+        .as_str()
+        .unwrap()
+        .starts_with("otpauth://totp/firebreak:mia@example.com?secret="));
+    let secret = totp::base32_decode(&secret_b32).unwrap();
+    let wrong = mia
+        .send(
+            Method::POST,
+            "/api/v1/me/mfa/confirm",
+            Some(&json!({"code": "000000"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(wrong.status, 400);
+    let code = totp::code_at(&secret, t.clock.now()).unwrap();
+    let on = mia
+        .send(
+            Method::POST,
+            "/api/v1/me/mfa/confirm",
+            Some(&json!({"code": code})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(on.status, 200, "{:?}", on.body);
+    let recovery: Vec<String> = on.body["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(recovery.len(), 10);
+    assert_eq!(
+        t.get(&format!("/api/v1/users/{uid}")).await.body["mfa_enabled"],
+        true
+    );
+
+    // The password alone no longer signs in; the confirming code cannot be replayed.
+    assert_eq!(
+        sign_in(&t.anon, "mia@example.com", PASSWORD, "/")
+            .await
+            .status,
+        401
+    );
+    let with = |code: String| {
+        let c = t.anon.clone();
+        async move {
+            let page = c.send(Method::GET, "/signin", None).await.unwrap();
+            let login = cookie_value(&set_cookie(&page, "fb_signin").unwrap());
+            let csrf = hidden_csrf(page.body.as_str().unwrap());
+            let body = format!(
+                "email=mia@example.com&password={}&code={code}&_csrf={csrf}&next=/",
+                PASSWORD.replace(' ', "+")
+            );
+            c.send_with(
+                Method::POST,
+                "/signin",
+                &[FORM, ("cookie", &format!("fb_signin={login}"))],
+                Some(body.into_bytes()),
+            )
+            .await
+            .unwrap()
+            .status
+        }
+    };
+    assert_eq!(with(code.clone()).await, 401, "a code works once");
+    t.clock.advance(firebreak_core::DurationMs::from_secs(30));
+    let next = totp::code_at(&secret, t.clock.now()).unwrap();
+    assert_eq!(with(next.clone()).await, 303);
+    assert_eq!(with(next).await, 401, "and not twice");
+    assert_eq!(
+        with(recovery[0].clone()).await,
+        303,
+        "a recovery code stands in for the device"
+    );
+    assert_eq!(with(recovery[0].clone()).await, 401, "once");
+    assert_eq!(
+        with(recovery[1].to_uppercase()).await,
+        303,
+        "case and dashes do not matter"
+    );
+
+    // The console page shows the state; an admin resets a lost device.
+    let page = t.anon.send(Method::GET, "/signin", None).await.unwrap();
+    assert!(page.body.as_str().unwrap().contains("data-testid=\"code\""));
+    let reset = t
+        .client
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/users/{uid}"),
+            Some(&json!({"mfa": false})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(reset.status, 200);
+    assert_eq!(reset.body["mfa_enabled"], false);
+    assert_eq!(
+        sign_in(&t.anon, "mia@example.com", PASSWORD, "/")
+            .await
+            .status,
+        303
+    );
+    let audit = t
+        .get("/api/v1/audit/export")
+        .await
+        .body
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        !audit.contains(&secret_b32),
+        "the TOTP secret never reaches the audit log"
+    );
+    assert!(!audit.contains(&recovery[2]), "nor do recovery codes");
+}

@@ -5,7 +5,7 @@ use crate::support::*;
 use async_trait::async_trait;
 use firebreak::client::Client;
 use firebreak_core::access::{
-    Grant, NewGrant, NewTeam, NewUser, Team, User, UserPatch, Visibility,
+    Grant, NewGrant, NewTeam, NewUser, Team, User, UserMfa, UserPatch, Visibility,
 };
 use firebreak_core::alert::{Alert, AlertFilter, ChangeEvent};
 use firebreak_core::audit::{AuditEntry, AuditFilter, NewAuditEntry};
@@ -466,6 +466,8 @@ delegate! {
         user_by_email(email: &str) -> StoreResult<Option<(User, Option<String>)>>;
         list_users(page: PageRequest) -> StoreResult<Page<User>>;
         update_user(id: UserId, patch: UserPatch, now: Timestamp) -> StoreResult<Option<User>>;
+        user_mfa(id: UserId) -> StoreResult<Option<UserMfa>>;
+        set_user_mfa(id: UserId, mfa: UserMfa, now: Timestamp) -> StoreResult<bool>;
         create_team(new: NewTeam, now: Timestamp) -> StoreResult<Team>;
         get_team(id: TeamId) -> StoreResult<Option<Team>>;
         list_teams(page: PageRequest) -> StoreResult<Page<Team>>;

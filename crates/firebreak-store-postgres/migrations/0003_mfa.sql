@@ -1,0 +1,8 @@
+-- 0003: a second factor for users (PostgreSQL). Same columns as the SQLite migration 0003:
+-- the TOTP secret (base32), whether it is confirmed and required at sign-in, the SHA-256 hashes
+-- (hex) of the unused recovery codes, and the last TOTP time step used (no replays).
+
+ALTER TABLE users ADD COLUMN totp_secret    text;
+ALTER TABLE users ADD COLUMN mfa_enabled    boolean NOT NULL DEFAULT false;
+ALTER TABLE users ADD COLUMN recovery_codes text[]  NOT NULL DEFAULT '{}';
+ALTER TABLE users ADD COLUMN totp_last_step bigint;

@@ -10,6 +10,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { existsSync, accessSync, constants as fsc } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -642,6 +643,75 @@ test('10. a page whose session ended does not swap the sign-in page into its liv
     await sleep(300);
     const nested = await page.locator('[data-testid="incident-list"] :is(header, form, [data-testid="signin-form"])').count();
     assert.equal(nested, 0, 'the incident list holds no page header or sign-in form');
+  } finally {
+    await context.close();
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// The second factor: enrol an authenticator in the console, then sign in with password + TOTP.
+
+/** RFC 4648 base32 → bytes. */
+function base32Decode(text) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0;
+  let value = 0;
+  const out = [];
+  for (const c of text.replace(/[\s=]/g, '').toUpperCase()) {
+    const v = alphabet.indexOf(c);
+    if (v < 0) throw new Error(`not base32: ${c}`);
+    value = (value << 5) | v;
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push((value >>> bits) & 0xff);
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** The RFC 6238 code (HMAC-SHA1, 30 s, 6 digits) an authenticator app shows at `atMs`. */
+function totp(secretB32, atMs) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(atMs / 1000 / 30)));
+  const h = createHmac('sha1', base32Decode(secretB32)).update(counter).digest();
+  const offset = h[h.length - 1] & 0x0f;
+  return String((h.readUInt32BE(offset) & 0x7fffffff) % 1000000).padStart(6, '0');
+}
+
+test('11. enrol a TOTP authenticator, then sign in with password + code', { timeout: TEST_MS }, async () => {
+  const who = { email: 'otto@example.com', name: 'Otto Oncall', password: 'second factor please 7' };
+  await api('POST', '/api/v1/users', { email: who.email, name: who.name, role: 'responder', password: who.password });
+  const context = await newContext();
+  const page = await newPage(context);
+  try {
+    await signIn(page, who);
+    await page.goto('/mfa');
+    await page.getByTestId('mfa-start').click();
+    assert.equal(await page.locator('[data-testid="mfa-qr"] svg').count(), 1, 'a QR code to scan');
+    const secret = ((await page.getByTestId('mfa-secret').textContent()) || '').trim();
+    assert.match(secret, /^[A-Z2-7]{32}$/);
+    await shot(page, 'mfa-enrolment');
+    await page.getByTestId('mfa-code').fill(totp(secret, Date.now()));
+    await page.getByTestId('mfa-confirm').click();
+    const codes = await page.locator('[data-testid="recovery-codes"] li').count();
+    assert.equal(codes, 10, 'ten recovery codes, shown once');
+    await page.getByTestId('signout').click();
+    await page.waitForURL(/\/signin/);
+
+    // The password alone is no longer enough.
+    await page.getByTestId('email').fill(who.email);
+    await page.getByTestId('password').fill(who.password);
+    await page.getByTestId('signin').click();
+    await page.getByTestId('signin-error').waitFor();
+    assert.match(new URL(page.url()).pathname, /^\/signin/);
+
+    // Password + the authenticator's code (the next step's: the current one was just used).
+    await page.getByTestId('email').fill(who.email);
+    await page.getByTestId('password').fill(who.password);
+    await page.getByTestId('code').fill(totp(secret, Date.now() + 30_000));
+    await Promise.all([page.waitForURL(/\/incidents$/), page.getByTestId('signin').click()]);
+    assert.equal(((await page.getByTestId('who').textContent()) || '').trim(), who.name);
   } finally {
     await context.close();
   }

@@ -286,6 +286,9 @@ pub trait TokenStore: Send + Sync {
     /// Idempotent; `None` when the token does not exist.
     async fn revoke_token(&self, id: TokenId, now: Timestamp) -> StoreResult<Option<ApiToken>>;
     async fn count_tokens(&self) -> StoreResult<i64>;
+    /// Records that the second factor was given for this token (a console session) at `at`;
+    /// false when the token does not exist.
+    async fn mark_token_mfa(&self, id: TokenId, at: Timestamp) -> StoreResult<bool>;
 }
 
 /// Users, teams and grants.

@@ -17,6 +17,8 @@ pub struct ApiToken {
     pub created_at: Timestamp,
     pub expires_at: Option<Timestamp>,
     pub revoked_at: Option<Timestamp>,
+    /// When the person behind a console session last gave their second factor (step-up).
+    pub mfa_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone)]
@@ -28,4 +30,6 @@ pub struct NewApiToken {
     pub role: String,
     pub scopes: Vec<TokenScope>,
     pub expires_at: Option<Timestamp>,
+    /// For a console session opened with the second factor: when it was given.
+    pub mfa_at: Option<Timestamp>,
 }

@@ -430,6 +430,10 @@ impl TokenStore for PostgresStore {
     async fn count_tokens(&self) -> StoreResult<i64> {
         retry!(tokens::count(&self.pool))
     }
+
+    async fn mark_token_mfa(&self, id: TokenId, at: Timestamp) -> StoreResult<bool> {
+        retry!(tokens::mark_mfa(&self.pool, id.0, at))
+    }
 }
 
 #[async_trait]

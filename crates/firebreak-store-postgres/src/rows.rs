@@ -176,7 +176,7 @@ pub(crate) fn job(row: &Row) -> StoreResult<Job> {
 }
 
 pub(crate) const TOKEN_COLS: &str = "t.id, t.name, t.user_id, t.role, t.scopes, \
-     fb_ms(t.created_at), fb_ms(t.expires_at), fb_ms(t.revoked_at)";
+     fb_ms(t.created_at), fb_ms(t.expires_at), fb_ms(t.revoked_at), fb_ms(t.mfa_at)";
 
 pub(crate) fn token(row: &Row) -> StoreResult<ApiToken> {
     let scopes: Vec<&str> = get(row, 4)?;
@@ -192,6 +192,7 @@ pub(crate) fn token(row: &Row) -> StoreResult<ApiToken> {
         created_at: ts(row, 5)?,
         expires_at: ts_opt(row, 6)?,
         revoked_at: ts_opt(row, 7)?,
+        mfa_at: ts_opt(row, 8)?,
     })
 }
 

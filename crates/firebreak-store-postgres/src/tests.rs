@@ -892,6 +892,7 @@ async fn grants_and_tokens() {
         role: "responder".into(),
         scopes,
         expires_at: None,
+        mfa_at: None,
     };
     assert!(matches!(
         store
@@ -1317,7 +1318,8 @@ async fn migration_2_upgrades_existing_tokens() {
 use firebreak_core::access::UserMfa;
 
 /// `user_mfa` and `set_user_mfa` round-trip every field (including clearing them), bump
-/// `updated_at`, and every query that builds a `User` reports `mfa_enabled`.
+/// `updated_at`, and every query that builds a `User` reports `mfa_enabled`; tokens round-trip
+/// `mfa_at` through every token query and `mark_token_mfa`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_mfa_round_trips() {
     let Some(db) = Db::create().await else { return };
@@ -1409,11 +1411,69 @@ async fn user_mfa_round_trips() {
             .expect("exists")
             .mfa_enabled
     );
+
+    // Tokens remember when the second factor was given (console sessions, step-up).
+    let session = |name: &str, mfa_at| NewApiToken {
+        name: name.into(),
+        token_hash: format!("{name:0>64}"),
+        user_id: Some(ana.id),
+        role: "responder".into(),
+        scopes: TokenScope::ALL.to_vec(),
+        expires_at: Some(at(1_000)),
+        mfa_at,
+    };
+    let plain = store
+        .create_token(session("plain", None), at(5))
+        .await
+        .expect("token");
+    assert_eq!(plain.mfa_at, None);
+    let stepped = store
+        .create_token(session("stepped", Some(at(5))), at(5))
+        .await
+        .expect("token");
+    assert_eq!(stepped.mfa_at, Some(at(5)));
+    assert_eq!(
+        store.get_token(stepped.id).await.expect("get"),
+        Some(stepped.clone())
+    );
+    assert!(store.mark_token_mfa(plain.id, at(6)).await.expect("mark"));
+    assert!(!store
+        .mark_token_mfa(firebreak_core::TokenId(999), at(6))
+        .await
+        .expect("mark"));
+    let plain = store
+        .get_token(plain.id)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(plain.mfa_at, Some(at(6)));
+    assert!(store.mark_token_mfa(stepped.id, at(7)).await.expect("mark"));
+    let by_hash = store
+        .token_by_hash(&format!("{:0>64}", "stepped"))
+        .await
+        .expect("by hash")
+        .expect("live");
+    assert_eq!(by_hash.mfa_at, Some(at(7)), "a later step-up moves mfa_at");
+    let listed = store
+        .list_tokens(Some(ana.id), page(10, None))
+        .await
+        .expect("list");
+    assert_eq!(listed.items, vec![by_hash.clone(), plain.clone()]);
+    let revoked = store
+        .revoke_token(by_hash.id, at(8))
+        .await
+        .expect("revoke")
+        .expect("exists");
+    assert_eq!(
+        (revoked.mfa_at, revoked.revoked_at),
+        (Some(at(7)), Some(at(8)))
+    );
     drop(store);
     db.drop_now().await;
 }
 
-/// Upgrading a database at schema 2: existing users have no second factor.
+/// Upgrading a database at schema 2: existing users have no second factor, existing tokens no
+/// `mfa_at`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migration_3_upgrades_existing_users() {
     let Some(db) = Db::create().await else { return };
@@ -1426,7 +1486,9 @@ async fn migration_3_upgrades_existing_users() {
             "CREATE TABLE schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now()); \
              INSERT INTO schema_migrations (version) VALUES (1), (2); \
              INSERT INTO users (email, name, role, created_at, updated_at) \
-             VALUES ('old@example.org', 'old', 'admin', now(), now());",
+             VALUES ('old@example.org', 'old', 'admin', now(), now()); \
+             INSERT INTO api_tokens (name, token_hash, user_id, role, created_at) \
+             VALUES ('old', 'h-old', (SELECT id FROM users), 'admin', now());",
         )
         .await
         .expect("schema 2 data");
@@ -1446,6 +1508,22 @@ async fn migration_3_upgrades_existing_users() {
     assert_eq!(
         store.user_mfa(old.id).await.expect("mfa"),
         Some(UserMfa::default())
+    );
+    let token = store
+        .token_by_hash("h-old")
+        .await
+        .expect("by hash")
+        .expect("still there");
+    assert_eq!((token.user_id, token.mfa_at), (Some(old.id), None));
+    assert!(store.mark_token_mfa(token.id, at(1)).await.expect("mark"));
+    assert_eq!(
+        store
+            .get_token(token.id)
+            .await
+            .expect("get")
+            .expect("exists")
+            .mfa_at,
+        Some(at(1))
     );
     drop(store);
     db.drop_now().await;

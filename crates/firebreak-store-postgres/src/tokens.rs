@@ -23,8 +23,8 @@ pub(crate) async fn create(pool: &Pool, new: &NewApiToken, now: Timestamp) -> At
     let scopes: Vec<&str> = new.scopes.iter().map(|s| s.as_str()).collect();
     let stmt = client
         .prepare_cached(&format!(
-            "INSERT INTO api_tokens AS t (name, token_hash, user_id, role, scopes, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, fb_ts($6), fb_ts($7)) ON CONFLICT (token_hash) DO NOTHING RETURNING {TOKEN_COLS}"
+            "INSERT INTO api_tokens AS t (name, token_hash, user_id, role, scopes, created_at, expires_at, mfa_at) \
+             VALUES ($1, $2, $3, $4, $5, fb_ts($6), fb_ts($7), fb_ts($8)) ON CONFLICT (token_hash) DO NOTHING RETURNING {TOKEN_COLS}"
         ))
         .await?;
     let row = client
@@ -38,6 +38,7 @@ pub(crate) async fn create(pool: &Pool, new: &NewApiToken, now: Timestamp) -> At
                 &scopes,
                 &now.as_millis(),
                 &new.expires_at.map(|t| t.as_millis()),
+                &new.mfa_at.map(|t| t.as_millis()),
             ],
         )
         .await?;
@@ -125,4 +126,14 @@ pub(crate) async fn count(pool: &Pool) -> Attempt<i64> {
         .prepare_cached("SELECT count(*) FROM api_tokens")
         .await?;
     Ok(client.query_one(&stmt, &[]).await?.try_get(0)?)
+}
+
+/// Sets `mfa_at` (revoked tokens too: the record stays accurate); false when the token does not
+/// exist.
+pub(crate) async fn mark_mfa(pool: &Pool, id: i64, at: Timestamp) -> Attempt<bool> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached("UPDATE api_tokens SET mfa_at = fb_ts($2) WHERE id = $1")
+        .await?;
+    Ok(client.execute(&stmt, &[&id, &at.as_millis()]).await? == 1)
 }

@@ -461,6 +461,12 @@ impl TokenStore for SqliteStore {
             .await
     }
 
+    async fn mark_token_mfa(&self, id: TokenId, at: Timestamp) -> StoreResult<bool> {
+        self.writer
+            .write(move |c| tokens::mark_mfa(c, id.0, at))
+            .await
+    }
+
     async fn count_tokens(&self) -> StoreResult<i64> {
         self.readers.read(tokens::count).await
     }

@@ -173,7 +173,7 @@ pub(crate) fn job(row: &Row) -> rusqlite::Result<Job> {
 }
 
 pub(crate) const TOKEN_COLS: &str =
-    "id, name, role, created_at, expires_at, user_id, scopes, revoked_at";
+    "id, name, role, created_at, expires_at, user_id, scopes, revoked_at, mfa_at";
 
 pub(crate) fn token(row: &Row) -> rusqlite::Result<ApiToken> {
     let scopes: Vec<String> = json(row, 6)?;
@@ -186,6 +186,7 @@ pub(crate) fn token(row: &Row) -> rusqlite::Result<ApiToken> {
         user_id: row.get::<_, Option<i64>>(5)?.map(UserId),
         scopes: scopes.iter().filter_map(|s| TokenScope::parse(s)).collect(),
         revoked_at: ts_opt(row, 7)?,
+        mfa_at: ts_opt(row, 8)?,
     })
 }
 

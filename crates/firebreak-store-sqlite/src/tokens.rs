@@ -21,7 +21,7 @@ pub(crate) fn create(conn: &Connection, new: &NewApiToken, now: Timestamp) -> St
         }
     }
     let scopes: Vec<&str> = new.scopes.iter().map(|s| s.as_str()).collect();
-    conn.prepare_cached("INSERT INTO api_tokens (name, token_hash, role, created_at, expires_at, user_id, scopes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+    conn.prepare_cached("INSERT INTO api_tokens (name, token_hash, role, created_at, expires_at, user_id, scopes, mfa_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
         .map_err(db_err)?
         .execute((
             &new.name,
@@ -31,6 +31,7 @@ pub(crate) fn create(conn: &Connection, new: &NewApiToken, now: Timestamp) -> St
             new.expires_at.map(|t| t.as_millis()),
             new.user_id.map(|u| u.0),
             crate::rows::to_json(&scopes),
+            new.mfa_at.map(|t| t.as_millis()),
         ))
         .map_err(db_err)?;
     Ok(conn.last_insert_rowid())
@@ -81,4 +82,13 @@ pub(crate) fn revoke(conn: &Connection, id: i64, now: Timestamp) -> StoreResult<
     .execute((id, now.as_millis()))
     .map_err(db_err)?;
     get(conn, id)
+}
+
+pub(crate) fn mark_mfa(conn: &Connection, id: i64, at: Timestamp) -> StoreResult<bool> {
+    let changed = conn
+        .prepare_cached("UPDATE api_tokens SET mfa_at = ?2 WHERE id = ?1")
+        .map_err(db_err)?
+        .execute((id, at.as_millis()))
+        .map_err(db_err)?;
+    Ok(changed > 0)
 }

@@ -30,6 +30,10 @@ pub struct Inner {
     pub signin_limit: crate::ratelimit::RateLimiter,
     /// API tokens created per caller and minute.
     pub token_limit: crate::ratelimit::RateLimiter,
+    /// Roles that must use a second factor in the console.
+    pub mfa_required_roles: Vec<firebreak_core::access::Role>,
+    /// How recent the second factor must be for sensitive console actions.
+    pub mfa_step_up_window: firebreak_core::DurationMs,
 }
 
 /// Everything a request handler or worker needs.
@@ -54,6 +58,8 @@ impl AppState {
             tokens: auth::TokenCache::default(),
             signin_limit: crate::ratelimit::RateLimiter::per_minute(10),
             token_limit: crate::ratelimit::RateLimiter::per_minute(30),
+            mfa_required_roles: config.mfa_required_roles.clone(),
+            mfa_step_up_window: config.mfa_step_up_window,
             pd_rate_limit: config
                 .pagerduty_rate_limit_per_minute
                 .map(crate::ratelimit::RateLimiter::per_minute),

@@ -241,6 +241,7 @@ pub async fn bootstrap(
                 role: Role::Admin.as_str().into(),
                 scopes: TokenScope::ALL.to_vec(),
                 expires_at: None,
+                mfa_at: None,
             },
             now,
         )

@@ -103,6 +103,12 @@ struct ServerArgs {
     /// Events per minute per routing key on /v2/enqueue before 429; 0 = no limit [default: 0]
     #[arg(long, env = "FIREBREAK_PAGERDUTY_RATE_LIMIT_PER_MINUTE")]
     pagerduty_rate_limit_per_minute: Option<u32>,
+    /// Roles that must use a second factor in the console, comma-separated [default: none]
+    #[arg(long, env = "FIREBREAK_MFA_REQUIRED_ROLES")]
+    mfa_required_roles: Option<String>,
+    /// Sensitive console actions re-ask for the second factor after this long [default: 15m]
+    #[arg(long, env = "FIREBREAK_MFA_STEP_UP_WINDOW")]
+    mfa_step_up_window: Option<String>,
 }
 
 impl ServerArgs {
@@ -117,6 +123,8 @@ impl ServerArgs {
             workers: self.workers,
             log: self.log.clone(),
             pagerduty_rate_limit_per_minute: self.pagerduty_rate_limit_per_minute,
+            mfa_required_roles: self.mfa_required_roles.clone(),
+            mfa_step_up_window: self.mfa_step_up_window.clone(),
         };
         Config::load(self.config.as_deref(), &over)
     }

@@ -24,6 +24,8 @@ pub struct FileConfig {
     pub workers: Option<bool>,
     pub log: Option<String>,
     pub pagerduty_rate_limit_per_minute: Option<u32>,
+    pub mfa_required_roles: Option<Vec<String>>,
+    pub mfa_step_up_window: Option<String>,
 }
 
 /// Values given on the command line or in `FIREBREAK_*` variables (clap merges the two).
@@ -38,6 +40,9 @@ pub struct Overrides {
     pub workers: Option<bool>,
     pub log: Option<String>,
     pub pagerduty_rate_limit_per_minute: Option<u32>,
+    /// Comma-separated roles.
+    pub mfa_required_roles: Option<String>,
+    pub mfa_step_up_window: Option<String>,
 }
 
 /// The resolved configuration the server runs with.
@@ -55,6 +60,10 @@ pub struct Config {
     pub log: String,
     /// Events per minute per routing key on `/v2/enqueue` before 429; `None` = no limit.
     pub pagerduty_rate_limit_per_minute: Option<u32>,
+    /// Roles whose console users must set up a second factor before anything else.
+    pub mfa_required_roles: Vec<firebreak_core::access::Role>,
+    /// Sensitive console actions ask for the second factor again when it is older than this.
+    pub mfa_step_up_window: firebreak_core::DurationMs,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -112,6 +121,28 @@ impl Config {
         if max_body_bytes < 1024 {
             bail!("max_body_bytes must be at least 1024");
         }
+        let roles: Vec<String> = match &over.mfa_required_roles {
+            Some(list) => list
+                .split(',')
+                .map(|r| r.trim().to_string())
+                .filter(|r| !r.is_empty())
+                .collect(),
+            None => fc.mfa_required_roles.clone().unwrap_or_default(),
+        };
+        let mut mfa_required_roles = Vec::new();
+        for r in &roles {
+            mfa_required_roles.push(
+                firebreak_core::access::Role::parse(r)
+                    .ok_or_else(|| anyhow::anyhow!("mfa_required_roles: '{r}' is not a role (admin, manager, responder, observer, stakeholder)"))?,
+            );
+        }
+        let window = over
+            .mfa_step_up_window
+            .clone()
+            .or(fc.mfa_step_up_window.clone())
+            .unwrap_or_else(|| "15m".into());
+        let mfa_step_up_window = firebreak_core::DurationMs::parse(&window)
+            .with_context(|| format!("mfa_step_up_window '{window}'"))?;
         Ok(Config {
             listen: parse_addr("listen", &listen)?,
             metrics_listen: if metrics.eq_ignore_ascii_case("off") {
@@ -137,6 +168,8 @@ impl Config {
                 .pagerduty_rate_limit_per_minute
                 .or(fc.pagerduty_rate_limit_per_minute)
                 .filter(|n| *n > 0),
+            mfa_required_roles,
+            mfa_step_up_window,
         })
     }
 }
@@ -174,6 +207,14 @@ workers = true
 # Events per minute per routing key accepted on /v2/enqueue before 429 Too Many Requests
 # (PagerDuty allows about 120). 0 or absent: no limit.
 pagerduty_rate_limit_per_minute = 0
+
+# Console users with these roles must set up a second factor (TOTP) before anything else,
+# e.g. ["admin", "manager"].
+mfa_required_roles = []
+
+# Sensitive console actions (API tokens, users, teams, grants) ask for the second factor again
+# when it was last given longer ago than this.
+mfa_step_up_window = "15m"
 
 # Log filter (tracing-subscriber EnvFilter syntax); RUST_LOG overrides it.
 log = "info"

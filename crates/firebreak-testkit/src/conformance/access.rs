@@ -1417,6 +1417,7 @@ pub async fn case_user_tokens(store: &dyn Store) {
         role: "responder".into(),
         scopes,
         expires_at: None,
+        mfa_at: None,
     };
     let create = |new: NewApiToken, t: i64| async move {
         let name = new.name.clone();

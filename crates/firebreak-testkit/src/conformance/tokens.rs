@@ -24,6 +24,7 @@ pub async fn case_tokens(store: &dyn Store) {
                 token_hash: hash.clone(),
                 role: "admin".into(),
                 expires_at: Some(at(86_400_000)),
+                mfa_at: None,
             },
             at(1_000),
         )
@@ -65,6 +66,7 @@ pub async fn case_tokens(store: &dyn Store) {
                 token_hash: hash2.clone(),
                 role: "viewer".into(),
                 expires_at: None,
+                mfa_at: None,
             },
             at(2_000),
         )
@@ -95,6 +97,7 @@ pub async fn case_tokens(store: &dyn Store) {
                 token_hash: hash.clone(),
                 role: "admin".into(),
                 expires_at: None,
+                mfa_at: None,
             },
             at(3_000),
         )

@@ -101,6 +101,7 @@ pub(crate) async fn issue(
                 role: new.role.as_str().into(),
                 scopes: new.scopes,
                 expires_at: new.expires_at,
+                mfa_at: None,
             },
             s.clock.now(),
         )

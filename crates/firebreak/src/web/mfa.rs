@@ -148,3 +148,94 @@ pub async fn off(
         Err(p) => problem_page(p),
     }
 }
+
+#[derive(Template)]
+#[template(path = "mfa_verify.html")]
+struct VerifyPage {
+    user_name: Option<Who>,
+    csrf: String,
+    next: String,
+    error: Option<String>,
+}
+
+/// Step-up: asks for the second factor again before a sensitive action.
+pub async fn verify_page(
+    Extension(caller): Extension<Caller>,
+    Extension(session): Extension<Session>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let chrome = Chrome::of(&caller, &session);
+    let next = super::session::safe_next(q.get("next").map(String::as_str).unwrap_or("/incidents"));
+    no_store(render(&VerifyPage {
+        user_name: chrome.user_name,
+        csrf: chrome.csrf,
+        next,
+        error: None,
+    }))
+}
+
+pub async fn verify(
+    State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Extension(session): Extension<Session>,
+    body: Body,
+) -> Response {
+    let fields = match form(&session, body).await {
+        Ok(f) => f,
+        Err(resp) => return resp,
+    };
+    let field = |k: &str| {
+        fields
+            .iter()
+            .rev()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let next = super::session::safe_next(&field("next"));
+    let u = match user(&caller) {
+        Ok(u) => u,
+        Err(p) => return problem_page(p),
+    };
+    match mfa::check(&s, u, &field("code")).await {
+        Ok(true) => match s
+            .store
+            .mark_token_mfa(session.token_id, s.clock.now())
+            .await
+        {
+            Ok(_) => {
+                crate::auth::forget_tokens(&s);
+                see_other(&next)
+            }
+            Err(e) => problem_page(e.into()),
+        },
+        Ok(false) => {
+            let chrome = Chrome::of(&caller, &session);
+            let page = VerifyPage {
+                user_name: chrome.user_name,
+                csrf: chrome.csrf,
+                next,
+                error: Some("The code does not match.".into()),
+            };
+            (StatusCode::FORBIDDEN, render(&page)).into_response()
+        }
+        Err(p) => problem_page(p),
+    }
+}
+
+/// Console actions that change access or reveal secrets: they need a recent second factor.
+pub const SENSITIVE: &[&str] = &[
+    "/tokens",
+    "/tokens/{id}/revoke",
+    "/users",
+    "/users/{id}/role",
+    "/users/{id}/disable",
+    "/users/{id}/enable",
+    "/users/{id}/password",
+    "/teams",
+    "/teams/{id}/members",
+    "/grants",
+    "/grants/{id}/revoke",
+    "/services/{id}/integrations",
+    "/mfa/off",
+];

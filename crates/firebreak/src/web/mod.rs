@@ -36,6 +36,8 @@ pub const PAGE_RULES: &[(&str, &str, Rule)] = &[
     ("POST", "/mfa/start", Rule::Authenticated),
     ("POST", "/mfa/confirm", Rule::Authenticated),
     ("POST", "/mfa/off", Rule::Authenticated),
+    ("GET", "/mfa/verify", Rule::Authenticated),
+    ("POST", "/mfa/verify", Rule::Authenticated),
     ("GET", "/alerts", Rule::Need(ReadIncidentDetails, From::Global)),
     ("GET", "/services", Rule::Need(ReadConfig, From::Global)),
     ("GET", "/services/{id}", Rule::Need(ReadConfig, From::Service)),
@@ -71,6 +73,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/mfa/start", post(mfa::start))
         .route("/mfa/confirm", post(mfa::confirm))
         .route("/mfa/off", post(mfa::off))
+        .route("/mfa/verify", get(mfa::verify_page).post(mfa::verify))
         .route("/alerts", get(admin::alerts::page))
         .route("/services", get(admin::services::list))
         .route("/services/{id}", get(admin::services::detail))
@@ -181,6 +184,9 @@ async fn require_session(State(state): State<AppState>, req: Request, next: Next
         return Redirect::to(&format!("/signin?next={}", session::encode(&next_url)))
             .into_response();
     };
+    if let Some(redirect) = second_factor_gate(&state, &caller, &req, &pattern) {
+        return redirect;
+    }
     let Some(rule) = PAGE_RULES
         .iter()
         .find(|(m, p, _)| *m == method.as_str() && *p == pattern)
@@ -247,4 +253,39 @@ pub fn page_error(status: StatusCode, text: &str) -> Response {
         csrf: String::new(),
     };
     (status, pages::render(&page)).into_response()
+}
+
+/// The second-factor rules of the console: a role that must use one sees nothing but enrolment
+/// until it is on; sensitive actions need a second factor given within the step-up window.
+fn second_factor_gate(
+    state: &AppState,
+    caller: &crate::auth::Caller,
+    req: &Request,
+    pattern: &str,
+) -> Option<Response> {
+    let user = caller.user.as_ref()?;
+    let exempt = pattern.starts_with("/mfa") || pattern == "/signout";
+    if !user.mfa_enabled && state.mfa_required_roles.contains(&user.role) && !exempt {
+        return Some(admin::see_other("/mfa"));
+    }
+    let sensitive = req.method() == Method::POST && mfa::SENSITIVE.contains(&pattern);
+    let fresh = caller.token.mfa_at.is_some_and(|at| {
+        state.clock.now().as_millis() - at.as_millis() <= state.mfa_step_up_window.as_millis()
+    });
+    if sensitive && user.mfa_enabled && !fresh {
+        // Back to the page the form was on (same site only) after the code.
+        let from = req
+            .headers()
+            .get(header::REFERER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|r| r.split_once("://").map(|(_, rest)| rest))
+            .and_then(|rest| rest.find('/').map(|i| rest[i..].to_string()))
+            .map(|p| session::safe_next(&p))
+            .unwrap_or_else(|| "/incidents".into());
+        return Some(admin::see_other(&format!(
+            "/mfa/verify?next={}",
+            session::encode(&from)
+        )));
+    }
+    None
 }

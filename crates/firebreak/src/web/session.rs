@@ -311,6 +311,8 @@ pub async fn sign_in(State(state): State<AppState>, req: axum::extract::Request)
                 role: user.role.as_str().into(),
                 scopes: TokenScope::ALL.to_vec(),
                 expires_at: Some(now.plus(SESSION_TTL)),
+                // The session starts with a fresh second factor when one was given.
+                mfa_at: user.mfa_enabled.then_some(now),
             },
             now,
         )

@@ -646,3 +646,151 @@ async fn second_factor_totp_and_recovery_codes() {
     );
     assert!(!audit.contains(&recovery[2]), "nor do recovery codes");
 }
+
+/// An admin requires a second factor per role; sensitive actions ask for it again when it is
+/// older than the step-up window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mfa_required_per_role_and_step_up() {
+    use firebreak_core::{totp, Clock, DurationMs};
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(
+        firebreak_store_sqlite::SqliteStore::open(dir.path().join("fb.db")).unwrap(),
+    );
+    let mut config = test_config(None);
+    config.mfa_required_roles = vec![firebreak_core::access::Role::Responder];
+    config.mfa_step_up_window = DurationMs::parse("15m").unwrap();
+    let t = TestServer::start_with(store, dir, config).await;
+    user(&t, "rex@example.com", "responder", false).await;
+
+    // Signed in without a second factor: only the enrolment page opens.
+    let ok = sign_in(&t.anon, "rex@example.com", PASSWORD, "/incidents").await;
+    let jar = format!(
+        "fb_session={}",
+        cookie_value(&set_cookie(&ok, "fb_session").unwrap())
+    );
+    let r = t
+        .anon
+        .send_with(Method::GET, "/incidents", &[("cookie", &jar)], None)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 303);
+    assert_eq!(r.headers["location"], "/mfa");
+    assert_eq!(
+        t.anon
+            .send_with(Method::GET, "/mfa", &[("cookie", &jar)], None)
+            .await
+            .unwrap()
+            .status,
+        200
+    );
+
+    // Enrol (the session token also works as a bearer token), then sign in with a code.
+    let bearer = Client::new(&t.url(), Some(cookie_value(&jar))).unwrap();
+    let secret = totp::base32_decode(
+        bearer
+            .call(Method::POST, "/api/v1/me/mfa", None)
+            .await
+            .unwrap()["secret"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let code = totp::code_at(&secret, t.clock.now()).unwrap();
+    bearer
+        .call(
+            Method::POST,
+            "/api/v1/me/mfa/confirm",
+            Some(&json!({"code": code})),
+        )
+        .await
+        .unwrap();
+    t.clock.advance(DurationMs::from_secs(30));
+    let page = t.anon.send(Method::GET, "/signin", None).await.unwrap();
+    let login = cookie_value(&set_cookie(&page, "fb_signin").unwrap());
+    let csrf = hidden_csrf(page.body.as_str().unwrap());
+    let code = totp::code_at(&secret, t.clock.now()).unwrap();
+    let body = format!(
+        "email=rex@example.com&password={}&code={code}&_csrf={csrf}&next=/incidents",
+        PASSWORD.replace(' ', "+")
+    );
+    let ok = t
+        .anon
+        .send_with(
+            Method::POST,
+            "/signin",
+            &[FORM, ("cookie", &format!("fb_signin={login}"))],
+            Some(body.into_bytes()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ok.status, 303);
+    let jar = format!(
+        "fb_session={}",
+        cookie_value(&set_cookie(&ok, "fb_session").unwrap())
+    );
+    let tokens = t
+        .anon
+        .send_with(Method::GET, "/tokens", &[("cookie", &jar)], None)
+        .await
+        .unwrap();
+    assert_eq!(tokens.status, 200, "enrolled: the console opens");
+    let csrf = hidden_csrf(tokens.body.as_str().unwrap());
+    let make = |name: &'static str| {
+        let (c, jar, csrf) = (t.anon.clone(), jar.clone(), csrf.clone());
+        async move {
+            let body = format!("_csrf={csrf}&name={name}&scope=read");
+            c.send_with(
+                Method::POST,
+                "/tokens",
+                &[
+                    FORM,
+                    ("cookie", &jar),
+                    ("referer", "http://127.0.0.1/tokens"),
+                ],
+                Some(body.into_bytes()),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    // Within the window the sensitive action goes through.
+    let fresh = make("fresh").await;
+    assert!(
+        fresh
+            .headers
+            .get("location")
+            .is_none_or(|l| !l.to_str().unwrap().starts_with("/mfa/verify")),
+        "{:?}",
+        fresh.status
+    );
+    assert_eq!(fresh.status, 200, "the new token is shown");
+
+    // Sixteen minutes later it asks for the second factor again, then lets it through.
+    t.clock.advance(DurationMs::parse("16m").unwrap());
+    let stale = make("stale").await;
+    assert_eq!(stale.status, 303);
+    assert_eq!(stale.headers["location"], "/mfa/verify?next=/tokens");
+    let code = totp::code_at(&secret, t.clock.now()).unwrap();
+    let v = t
+        .anon
+        .send_with(
+            Method::POST,
+            "/mfa/verify",
+            &[FORM, ("cookie", &jar)],
+            Some(format!("_csrf={csrf}&next=/tokens&code={code}").into_bytes()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(v.status, 303);
+    assert_eq!(v.headers["location"], "/tokens");
+    assert_eq!(make("again").await.status, 200, "fresh again");
+    // Reading is never gated.
+    assert_eq!(
+        t.anon
+            .send_with(Method::GET, "/incidents", &[("cookie", &jar)], None)
+            .await
+            .unwrap()
+            .status,
+        200
+    );
+}

@@ -457,6 +457,7 @@ delegate! {
         list_tokens(user_id: Option<UserId>, page: PageRequest) -> StoreResult<Page<ApiToken>>;
         revoke_token(id: TokenId, now: Timestamp) -> StoreResult<Option<ApiToken>>;
         count_tokens() -> StoreResult<i64>;
+        mark_token_mfa(id: TokenId, at: Timestamp) -> StoreResult<bool>;
 }
 
 delegate! {

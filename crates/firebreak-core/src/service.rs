@@ -114,6 +114,8 @@ pub struct NewIntegration {
 #[derive(Debug, Clone, Default)]
 pub struct IntegrationPatch {
     pub name: Option<String>,
+    /// A new key (rotation); the old one stops working.
+    pub key: Option<String>,
     pub severity_override: Option<Option<IncidentSeverity>>,
     pub auto_resolve_after: Option<Option<DurationMs>>,
 }

@@ -365,9 +365,23 @@ pub(crate) async fn update_integration(
     let after_ms = patch
         .auto_resolve_after
         .unwrap_or(before.auto_resolve_after);
+    let key = patch.key.as_ref().unwrap_or(&before.key);
+    if *key != before.key {
+        let taken = tx
+            .query_one(
+                "SELECT EXISTS(SELECT 1 FROM integrations WHERE key = $1)",
+                &[key],
+            )
+            .await?;
+        if taken.try_get::<_, bool>(0)? {
+            return Err(
+                StoreError::Conflict("an integration with this key exists already".into()).into(),
+            );
+        }
+    }
     let stmt = tx
         .prepare_cached(&format!(
-            "UPDATE integrations AS i SET name = $2, severity_override = $3, auto_resolve_after_ms = $4, updated_at = fb_ts($5) \
+            "UPDATE integrations AS i SET name = $2, severity_override = $3, auto_resolve_after_ms = $4, key = $6, updated_at = fb_ts($5) \
              WHERE i.id = $1 RETURNING {INTEGRATION_COLS}"
         ))
         .await?;
@@ -380,6 +394,7 @@ pub(crate) async fn update_integration(
                 &severity.map(|s| s.as_str()),
                 &after_ms.map(|d| d.as_millis()),
                 &now.as_millis(),
+                key,
             ],
         )
         .await?;

@@ -256,9 +256,22 @@ pub(crate) fn update_integration(
     let after_ms = patch
         .auto_resolve_after
         .unwrap_or(before.auto_resolve_after);
-    conn.prepare_cached("UPDATE integrations SET name = ?2, severity_override = ?3, auto_resolve_after_ms = ?4, updated_at = ?5 WHERE id = ?1")
+    let key = patch.key.clone().unwrap_or(before.key.clone());
+    if key != before.key {
+        let taken: bool = conn
+            .prepare_cached("SELECT EXISTS(SELECT 1 FROM integrations WHERE key = ?1)")
+            .map_err(db_err)?
+            .query_row([&key], |r| r.get(0))
+            .map_err(db_err)?;
+        if taken {
+            return Err(StoreError::Conflict(
+                "an integration with this key exists already".into(),
+            ));
+        }
+    }
+    conn.prepare_cached("UPDATE integrations SET name = ?2, severity_override = ?3, auto_resolve_after_ms = ?4, key = ?5, updated_at = ?6 WHERE id = ?1")
         .map_err(db_err)?
-        .execute((id, &name, severity.map(|s| s.as_str()), after_ms.map(|d| d.as_millis()), now.as_millis()))
+        .execute((id, &name, severity.map(|s| s.as_str()), after_ms.map(|d| d.as_millis()), &key, now.as_millis()))
         .map_err(db_err)?;
     let after = get_integration(conn, id)?;
     service_event(

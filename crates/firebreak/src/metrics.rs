@@ -72,6 +72,7 @@ impl Histogram {
 pub struct Metrics {
     received: [[AtomicU64; Outcome::NAMES.len()]; KINDS],
     latency: [Histogram; KINDS],
+    signin_failures: AtomicU64,
 }
 
 fn kind_index(kind: IntegrationKind) -> usize {
@@ -88,6 +89,11 @@ impl Metrics {
                 c.fetch_add(n, Relaxed);
             }
         }
+    }
+
+    /// A console sign-in that was refused (wrong password or code, login CSRF, rate limit).
+    pub fn count_signin_failure(&self) {
+        self.signin_failures.fetch_add(1, Relaxed);
     }
 
     pub fn observe_ingest(&self, kind: IntegrationKind, d: Duration) {
@@ -155,6 +161,12 @@ impl Metrics {
                 "firebreak_ingest_duration_seconds_count{{kind=\"{kind}\"}} {count}"
             );
         }
+        out.push_str("# HELP firebreak_signin_failures_total Console sign-ins refused.\n# TYPE firebreak_signin_failures_total counter\n");
+        let _ = writeln!(
+            out,
+            "firebreak_signin_failures_total {}",
+            self.signin_failures.load(Relaxed)
+        );
         if let Some(v) = open_alerts {
             out.push_str("# HELP firebreak_open_alerts Alerts not resolved.\n# TYPE firebreak_open_alerts gauge\n");
             let _ = writeln!(out, "firebreak_open_alerts {v}");

@@ -301,6 +301,7 @@ pub async fn case_integration_crud(store: &dyn Store) {
                 name: Some(renamed.clone()),
                 severity_override: Some(None),
                 auto_resolve_after: Some(Some(DurationMs::from_secs(60))),
+                key: None,
             },
             actor(),
             at(200),

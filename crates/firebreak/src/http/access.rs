@@ -62,6 +62,7 @@ pub const RULES: &[(&str, &str, Rule)] = &[
     ("GET", "/api/v1/integrations/{id}", Rule::Need(ReadConfig, From::Integration)),
     ("PATCH", "/api/v1/integrations/{id}", Rule::Need(ConfigureServices, From::Integration)),
     ("DELETE", "/api/v1/integrations/{id}", Rule::Need(ConfigureServices, From::Integration)),
+    ("POST", "/api/v1/integrations/{id}/rotate", Rule::Need(ConfigureServices, From::Integration)),
     ("GET", "/api/v1/alerts", Rule::Need(ReadIncidentDetails, From::Global)),
     ("GET", "/api/v1/alerts/{id}", Rule::Need(ReadIncidentDetails, From::Alert)),
     ("POST", "/api/v1/alerts/{id}/acknowledge", Rule::Need(ActOnIncidents, From::Alert)),
@@ -290,14 +291,14 @@ fn action_name(method: &Method, pattern: &str) -> (String, String) {
         .trim_end_matches('s')
         .to_string();
     let verb = match (method.as_str(), noun) {
-        (_, "acknowledge" | "resolve") => noun.to_string(),
+        (_, "acknowledge" | "resolve" | "rotate" | "confirm") => noun.to_string(),
         ("POST", _) => "create".into(),
         ("PATCH", _) => "update".into(),
         ("DELETE", _) => "delete".into(),
         (m, _) => m.to_lowercase(),
     };
     let subject = match noun {
-        "acknowledge" | "resolve" => object.clone(),
+        "acknowledge" | "resolve" | "rotate" | "confirm" => object.clone(),
         n => n.trim_end_matches('s').to_string(),
     };
     (format!("{subject}.{verb}"), object)

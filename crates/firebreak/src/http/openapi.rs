@@ -161,6 +161,7 @@ fn build() -> Value {
           "patch": op("Update an integration", "200", Some(r("Integration")), Some(r("IntegrationUpdate")), vec![path_id()]),
           "delete": op("Retire an integration (its key stops working)", "204", None, None, vec![path_id()])
         },
+        "/api/v1/integrations/{id}/rotate": {"post": op("Give the integration a new key (the old one stops working); the answer carries it", "200", Some(r("Integration")), None, vec![path_id()])},
         "/api/v1/alerts": {"get": op("List alerts, newest first", "200", Some(list_of("Alert")), None, alert_params)},
         "/api/v1/alerts/{id}": {"get": op("Get an alert", "200", Some(r("Alert")), None, vec![path_id()])},
         "/api/v1/alerts/{id}/acknowledge": {"post": op("Acknowledge an alert", "200", Some(r("Alert")), None, vec![path_id()])},

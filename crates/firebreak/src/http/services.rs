@@ -44,6 +44,7 @@ pub fn routes() -> Router<AppState> {
                 .patch(update_integration)
                 .delete(delete_integration),
         )
+        .route("/integrations/{id}/rotate", axum::routing::post(rotate_key))
 }
 
 pub fn service_id(raw: &str) -> Result<ServiceId, Problem> {
@@ -408,6 +409,7 @@ async fn update_integration(
         validate_name("name", n).map_err(invalid)?;
     }
     let patch = IntegrationPatch {
+        key: None,
         name: req.name.map(|n| n.trim().to_string()),
         severity_override: match req.severity_override {
             Some(Some(t)) => Some(Some(parse_severity_override(&t)?)),
@@ -444,4 +446,27 @@ async fn delete_integration(
     }
     s.invalidate_integrations();
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Gives the integration a new key; the old key stops working (at once on this node, within the
+/// integration cache's few seconds on others). The answer carries the new key.
+async fn rotate_key(
+    State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let iid = integration_id(&id)?;
+    let key = random_hex(16)
+        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let patch = IntegrationPatch {
+        key: Some(key),
+        ..Default::default()
+    };
+    let i = s
+        .store
+        .update_integration(iid, patch, caller.actor, s.clock.now())
+        .await?
+        .ok_or_else(|| Problem::not_found(format!("integration {iid}")))?;
+    s.invalidate_integrations();
+    Ok(Json(i).into_response())
 }

@@ -197,6 +197,12 @@ pub async fn verify(
         Ok(u) => u,
         Err(p) => return problem_page(p),
     };
+    if !u.mfa_enabled {
+        // Nothing to verify: a session must not be marked as having given a factor it has not.
+        return problem_page(Problem::bad_request(
+            "no second factor is on for you; set one up at /mfa first",
+        ));
+    }
     match mfa::check(&s, u, &field("code")).await {
         Ok(true) => match s
             .store

@@ -204,6 +204,9 @@ pub async fn sign_in(State(state): State<AppState>, req: axum::extract::Request)
         safe_next(&field("next")),
     );
     let again = |status: StatusCode, msg: &str| {
+        if status != StatusCode::SERVICE_UNAVAILABLE {
+            state.metrics.count_signin_failure();
+        }
         let page = SignInPage {
             next: next.clone(),
             csrf: csrf.clone(),

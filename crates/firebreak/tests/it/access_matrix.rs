@@ -88,6 +88,8 @@ enum Fresh {
     Service(Option<String>),
     /// An integration of this service.
     Integration(String),
+    /// An integration of this service, to rotate its key.
+    IntegrationRotate(String),
     /// An alert ingested through this integration key, of this service.
     Alert { key: String, service: String },
     /// An incident declared on this service.
@@ -273,6 +275,12 @@ impl World {
             Fresh::Integration(service) => {
                 format!(
                     "/api/v1/integrations/{}",
+                    id_of(&self.integration(service).await)
+                )
+            }
+            Fresh::IntegrationRotate(service) => {
+                format!(
+                    "/api/v1/integrations/{}/rotate",
                     id_of(&self.integration(service).await)
                 )
             }
@@ -524,6 +532,9 @@ fn table(w: &World) -> Vec<Row> {
             .fresh(Fresh::Integration(b.id.clone())),
         row("DELETE", "/api/v1/integrations/{id}", "s0", ADMIN)
             .fresh(Fresh::Integration(z.id.clone())),
+        row("POST", "/api/v1/integrations/{id}/rotate", "sA", CONFIG_A).fresh(Fresh::IntegrationRotate(a.id.clone())),
+        row("POST", "/api/v1/integrations/{id}/rotate", "sB", ADMIN).fresh(Fresh::IntegrationRotate(b.id.clone())),
+        row("POST", "/api/v1/integrations/{id}/rotate", "s0", ADMIN).fresh(Fresh::IntegrationRotate(z.id.clone())),
         // Alerts.
         row("GET", "/api/v1/alerts", "", READERS | EXT),
         row("GET", "/api/v1/alerts/{id}", "sA", READERS | EXT).id(&a.alert),

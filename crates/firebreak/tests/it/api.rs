@@ -542,3 +542,51 @@ async fn openapi_document_matches_the_routes() {
         .unwrap()
         .starts_with("no such route"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn integration_keys_rotate() {
+    let t = TestServer::start().await;
+    let (_, key) = t.service_with("rotating", "pagerduty").await;
+    assert_eq!(
+        t.pd(&key, "trigger", "before", "s", "info").await.status,
+        202
+    );
+    let iid = t.get("/api/v1/alerts").await.body["items"][0]["integration_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = t
+        .post(&format!("/api/v1/integrations/{iid}/rotate"), json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let new_key = r.body["key"].as_str().unwrap().to_string();
+    assert_eq!(new_key.len(), 32);
+    assert_ne!(new_key, key);
+    assert_eq!(
+        t.pd(&key, "trigger", "after", "s", "info").await.status,
+        400,
+        "the old key stops working"
+    );
+    assert_eq!(
+        t.pd(&new_key, "trigger", "after", "s", "info").await.status,
+        202
+    );
+    let audit = t
+        .get("/api/v1/audit/export")
+        .await
+        .body
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(audit.contains("integration.rotate"));
+    assert!(
+        !audit.contains(&new_key) && !audit.contains(&key),
+        "keys are never audited"
+    );
+    assert_eq!(
+        t.post("/api/v1/integrations/999/rotate", json!({}))
+            .await
+            .status,
+        404
+    );
+}

@@ -17,6 +17,7 @@ mod console_pages;
 mod crash;
 mod ingest;
 mod jobs;
+mod page_matrix;
 mod postgres;
 mod postgres_store;
 mod security;

@@ -1657,3 +1657,55 @@ pub async fn case_incident_status_counts(store: &dyn Store) {
         (0, 0)
     );
 }
+
+/// Rotating an integration key: the new key finds the integration, the old one does not, and a
+/// key taken by another integration is refused.
+pub async fn case_integration_key_rotation(store: &dyn Store) {
+    let (_s, i) = service_with_integration(store, "rotate", IntegrationKind::Generic).await;
+    let (_s2, other) =
+        service_with_integration(store, "rotate-other", IntegrationKind::Generic).await;
+    let new_key = format!(
+        "{:0>32}",
+        unique_name("k").replace(|c: char| !c.is_ascii_alphanumeric(), "")
+    );
+    let new_key: String = new_key.chars().rev().take(32).collect();
+    let patch = firebreak_core::IntegrationPatch {
+        key: Some(new_key.clone()),
+        ..Default::default()
+    };
+    let rotated = store
+        .update_integration(i.id, patch, actor(), at(1_000))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rotated.key, new_key);
+    assert_eq!(rotated.name, i.name, "nothing else changes");
+    assert!(
+        store.integration_by_key(&i.key).await.unwrap().is_none(),
+        "the old key no longer finds it"
+    );
+    assert_eq!(
+        store
+            .integration_by_key(&new_key)
+            .await
+            .unwrap()
+            .map(|x| x.id),
+        Some(i.id)
+    );
+    let clash = firebreak_core::IntegrationPatch {
+        key: Some(other.key.clone()),
+        ..Default::default()
+    };
+    let refused = store
+        .update_integration(i.id, clash, actor(), at(2_000))
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(_))),
+        "{refused:?}"
+    );
+    assert_eq!(
+        store.get_integration(i.id).await.unwrap().unwrap().key,
+        new_key,
+        "a refused rotation changes nothing"
+    );
+}

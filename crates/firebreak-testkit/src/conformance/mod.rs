@@ -100,6 +100,7 @@ fn cases() -> Vec<(&'static str, CaseFn)> {
         case!(case_list_services_visibility),
         case!(case_list_visibility_filters),
         case!(case_incident_status_counts),
+        case!(case_integration_key_rotation),
         case!(case_grants),
         case!(case_user_tokens),
         case!(case_audit_chain),

@@ -2,63 +2,11 @@
 //! cookie flags, no session fixation, no open redirects, rate-limited and audited failures, CSRF
 //! on every form, access decided per page like the API, HTML escaped, strict CSP.
 
+use crate::support::web::*;
 use crate::support::*;
-use firebreak::client::{Answer, Client};
+use firebreak::client::Client;
 use hyper::Method;
 use serde_json::json;
-
-const PASSWORD: &str = "correct horse battery staple";
-const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
-
-fn set_cookie(a: &Answer, name: &str) -> Option<String> {
-    a.headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{name}=")))
-        .map(str::to_string)
-}
-
-fn cookie_value(set_cookie: &str) -> String {
-    set_cookie
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .split_once('=')
-        .map(|(_, v)| v.to_string())
-        .unwrap_or_default()
-}
-
-fn hidden_csrf(html: &str) -> String {
-    let at = html.find("name=\"_csrf\" value=\"").expect("a CSRF field")
-        + "name=\"_csrf\" value=\"".len();
-    html[at..].split('"').next().unwrap().to_string()
-}
-
-/// Signs in through the form like a browser; returns the session cookie value.
-async fn sign_in(c: &Client, email: &str, password: &str, next: &str) -> Answer {
-    let page = c.send(Method::GET, "/signin", None).await.unwrap();
-    let login = cookie_value(&set_cookie(&page, "fb_signin").unwrap());
-    let csrf = hidden_csrf(page.body.as_str().unwrap());
-    let body = format!(
-        "email={email}&password={}&_csrf={csrf}&next={next}",
-        password.replace(' ', "+")
-    );
-    c.send_with(
-        Method::POST,
-        "/signin",
-        &[FORM, ("cookie", &format!("fb_signin={login}"))],
-        Some(body.into_bytes()),
-    )
-    .await
-    .unwrap()
-}
-
-async fn user(t: &TestServer, email: &str, role: &str, external: bool) -> String {
-    let u = t.post("/api/v1/users", json!({"email": email, "name": email, "role": role, "external": external, "password": PASSWORD})).await;
-    assert_eq!(u.status, 201, "{:?}", u.body);
-    u.body["id"].as_str().unwrap().to_string()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_sessions_and_csrf() {

@@ -3,81 +3,13 @@
 //! `"via": "console"`); others are refused (403, audited) or read only; forms without the CSRF
 //! token are refused; names are shown as text; the header links only to pages the caller may open.
 
+use crate::support::web::*;
 use crate::support::*;
 use firebreak::client::{Answer, Client};
 use hyper::Method;
 use serde_json::{json, Value};
 
-const PASSWORD: &str = "correct horse battery staple";
-const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
-
-fn set_cookie(a: &Answer, name: &str) -> Option<String> {
-    a.headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{name}=")))
-        .map(str::to_string)
-}
-
-fn cookie_value(set_cookie: &str) -> String {
-    set_cookie
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .split_once('=')
-        .map(|(_, v)| v.to_string())
-        .unwrap_or_default()
-}
-
-fn hidden_csrf(html: &str) -> String {
-    let at = html.find("name=\"_csrf\" value=\"").expect("a CSRF field")
-        + "name=\"_csrf\" value=\"".len();
-    html[at..].split('"').next().unwrap().to_string()
-}
-
-/// Percent-encodes a form value.
-fn enc(v: &str) -> String {
-    v.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-fn testid(id: &str) -> String {
-    format!("data-testid=\"{id}\"")
-}
-
-fn text(a: &Answer) -> String {
-    a.body.as_str().unwrap_or_default().to_string()
-}
-
 /// Signs in with a password; the answer of the sign-in post.
-async fn sign_in_answer(t: &TestServer, email: &str, password: &str) -> Answer {
-    let c = t.anon.clone();
-    let page = c.send(Method::GET, "/signin", None).await.unwrap();
-    let login = cookie_value(&set_cookie(&page, "fb_signin").unwrap());
-    let csrf = hidden_csrf(page.body.as_str().unwrap());
-    let body = format!(
-        "email={}&password={}&_csrf={csrf}&next=/incidents",
-        enc(email),
-        enc(password)
-    );
-    c.send_with(
-        Method::POST,
-        "/signin",
-        &[FORM, ("cookie", &format!("fb_signin={login}"))],
-        Some(body.into_bytes()),
-    )
-    .await
-    .unwrap()
-}
-
 /// A signed-in browser: its session cookie.
 struct Browser {
     c: Client,
@@ -86,7 +18,7 @@ struct Browser {
 
 impl Browser {
     async fn sign_in(t: &TestServer, email: &str) -> Browser {
-        let a = sign_in_answer(t, email, PASSWORD).await;
+        let a = sign_in(&t.anon, email, PASSWORD, "/incidents").await;
         assert_eq!(a.status, 303, "sign-in of {email}: {:?}", a.body);
         let session = cookie_value(&set_cookie(&a, "fb_session").unwrap());
         Browser {
@@ -123,12 +55,6 @@ impl Browser {
             .await
             .unwrap()
     }
-}
-
-async fn user(t: &TestServer, email: &str, role: &str, external: bool) -> String {
-    let u = t.post("/api/v1/users", json!({"email": email, "name": email, "role": role, "external": external, "password": PASSWORD})).await;
-    assert_eq!(u.status, 201, "{:?}", u.body);
-    u.body["id"].as_str().unwrap().to_string()
 }
 
 /// The API's view of every item of a list.
@@ -385,7 +311,9 @@ async fn users_are_created_and_changed_through_the_forms() {
         true
     );
     assert_eq!(
-        sign_in_answer(&t, "nia@example.com", PASSWORD).await.status,
+        sign_in(&t.anon, "nia@example.com", PASSWORD, "/incidents")
+            .await
+            .status,
         401
     );
     assert_ne!(
@@ -403,7 +331,9 @@ async fn users_are_created_and_changed_through_the_forms() {
         false
     );
     assert_eq!(
-        sign_in_answer(&t, "nia@example.com", PASSWORD).await.status,
+        sign_in(&t.anon, "nia@example.com", PASSWORD, "/incidents")
+            .await
+            .status,
         303
     );
 
@@ -425,11 +355,15 @@ async fn users_are_created_and_changed_through_the_forms() {
         .await;
     assert_eq!(r.status, 303);
     assert_eq!(
-        sign_in_answer(&t, "nia@example.com", PASSWORD).await.status,
+        sign_in(&t.anon, "nia@example.com", PASSWORD, "/incidents")
+            .await
+            .status,
         401
     );
     assert_eq!(
-        sign_in_answer(&t, "nia@example.com", fresh).await.status,
+        sign_in(&t.anon, "nia@example.com", fresh, "/incidents")
+            .await
+            .status,
         303
     );
     let export = t

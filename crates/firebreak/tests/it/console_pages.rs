@@ -4,51 +4,11 @@
 //! and works as a bearer token; revoking works; forms without the CSRF token are refused; names
 //! are shown as text.
 
+use crate::support::web::*;
 use crate::support::*;
 use firebreak::client::{Answer, Client};
 use hyper::Method;
 use serde_json::json;
-
-const PASSWORD: &str = "correct horse battery staple";
-const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
-
-fn set_cookie(a: &Answer, name: &str) -> Option<String> {
-    a.headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{name}=")))
-        .map(str::to_string)
-}
-
-fn cookie_value(set_cookie: &str) -> String {
-    set_cookie
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .split_once('=')
-        .map(|(_, v)| v.to_string())
-        .unwrap_or_default()
-}
-
-fn hidden_csrf(html: &str) -> String {
-    let at = html.find("name=\"_csrf\" value=\"").expect("a CSRF field")
-        + "name=\"_csrf\" value=\"".len();
-    html[at..].split('"').next().unwrap().to_string()
-}
-
-/// Percent-encodes a form value.
-fn enc(v: &str) -> String {
-    v.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
 
 /// A signed-in browser: its session cookie.
 #[derive(Clone)]
@@ -131,14 +91,6 @@ impl Browser {
     }
 }
 
-fn text(a: &Answer) -> String {
-    a.body.as_str().unwrap_or_default().to_string()
-}
-
-fn testid(id: &str) -> String {
-    format!("data-testid=\"{id}\"")
-}
-
 /// The text of the first element with this test id (up to the next `<`).
 fn testid_text(html: &str, id: &str) -> String {
     let hook = testid(id);
@@ -148,12 +100,6 @@ fn testid_text(html: &str, id: &str) -> String {
     let rest = &html[at..];
     let start = rest.find('>').unwrap() + 1;
     rest[start..].split('<').next().unwrap().to_string()
-}
-
-async fn user(t: &TestServer, email: &str, role: &str, external: bool) -> String {
-    let u = t.post("/api/v1/users", json!({"email": email, "name": email, "role": role, "external": external, "password": PASSWORD})).await;
-    assert_eq!(u.status, 201, "{:?}", u.body);
-    u.body["id"].as_str().unwrap().to_string()
 }
 
 async fn ingest(t: &TestServer, key: &str, summary: &str, severity: &str) -> String {

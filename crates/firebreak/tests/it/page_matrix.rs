@@ -4,8 +4,9 @@
 //! an access rule (or without an expectation) fails this test. Denials are 403 HTML pages and
 //! each one is in the audit log; without a session every page sends the browser to sign in.
 
+use crate::support::web::*;
 use crate::support::*;
-use firebreak::client::{Answer, Client};
+use firebreak::client::Answer;
 use firebreak::web::PAGE_RULES;
 use hyper::Method;
 use serde_json::{json, Value};
@@ -31,54 +32,8 @@ const READERS: u8 = ADMIN | MANAGER | RESPONDER | OBSERVER;
 const ACTORS: u8 = ADMIN | MANAGER | RESPONDER;
 const CONFIG_A: u8 = ADMIN | MANAGER;
 
-const PASSWORD: &str = "correct horse battery staple";
-const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
 /// Grants made here end a week after the test clock's start.
 const GRANT_EXPIRY: &str = "2026-08-28T09:00:00Z";
-
-fn set_cookie(a: &Answer, name: &str) -> Option<String> {
-    a.headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{name}=")))
-        .map(str::to_string)
-}
-
-fn cookie_value(set_cookie: &str) -> String {
-    set_cookie
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .split_once('=')
-        .map(|(_, v)| v.to_string())
-        .unwrap_or_default()
-}
-
-fn hidden_csrf(html: &str) -> String {
-    let at = html.find("name=\"_csrf\" value=\"").expect("a CSRF field")
-        + "name=\"_csrf\" value=\"".len();
-    html[at..].split('"').next().unwrap().to_string()
-}
-
-/// Signs in through the form like a browser.
-async fn sign_in(c: &Client, email: &str, password: &str, next: &str) -> Answer {
-    let page = c.send(Method::GET, "/signin", None).await.unwrap();
-    let login = cookie_value(&set_cookie(&page, "fb_signin").unwrap());
-    let csrf = hidden_csrf(page.body.as_str().unwrap());
-    let body = format!(
-        "email={email}&password={}&_csrf={csrf}&next={next}",
-        password.replace(' ', "+")
-    );
-    c.send_with(
-        Method::POST,
-        "/signin",
-        &[FORM, ("cookie", &format!("fb_signin={login}"))],
-        Some(body.into_bytes()),
-    )
-    .await
-    .unwrap()
-}
 
 fn header<'a>(a: &'a Answer, name: &str) -> &'a str {
     a.headers

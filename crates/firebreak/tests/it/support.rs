@@ -247,3 +247,93 @@ impl Drop for ChildServer {
         self.kill9();
     }
 }
+
+/// Talking to the console like a browser: forms, cookies, CSRF fields, test ids.
+pub mod web {
+    use super::TestServer;
+    use firebreak::client::{Answer, Client};
+    use hyper::Method;
+    use serde_json::json;
+
+    /// The password of every user the console tests create.
+    pub const PASSWORD: &str = "correct horse battery staple";
+    pub const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
+
+    /// The `Set-Cookie` header that sets `name`, if any.
+    pub fn set_cookie(a: &Answer, name: &str) -> Option<String> {
+        a.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with(&format!("{name}=")))
+            .map(str::to_string)
+    }
+
+    /// The value of a `Set-Cookie` header.
+    pub fn cookie_value(set_cookie: &str) -> String {
+        set_cookie
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .split_once('=')
+            .map(|(_, v)| v.to_string())
+            .unwrap_or_default()
+    }
+
+    /// The value of the first hidden `_csrf` input of a page.
+    pub fn hidden_csrf(html: &str) -> String {
+        let at = html.find("name=\"_csrf\" value=\"").expect("a CSRF field")
+            + "name=\"_csrf\" value=\"".len();
+        html[at..].split('"').next().unwrap().to_string()
+    }
+
+    /// Percent-encodes a form value.
+    pub fn enc(v: &str) -> String {
+        v.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect()
+    }
+
+    pub fn testid(id: &str) -> String {
+        format!("data-testid=\"{id}\"")
+    }
+
+    pub fn text(a: &Answer) -> String {
+        a.body.as_str().unwrap_or_default().to_string()
+    }
+
+    /// Signs in through the form like a browser (sign-in cookie, CSRF field); the answer of the
+    /// sign-in post.
+    pub async fn sign_in(c: &Client, email: &str, password: &str, next: &str) -> Answer {
+        let page = c.send(Method::GET, "/signin", None).await.unwrap();
+        let login = cookie_value(&set_cookie(&page, "fb_signin").unwrap());
+        let csrf = hidden_csrf(page.body.as_str().unwrap());
+        let body = format!(
+            "email={}&password={}&_csrf={csrf}&next={}",
+            enc(email),
+            enc(password),
+            enc(next)
+        );
+        c.send_with(
+            Method::POST,
+            "/signin",
+            &[FORM, ("cookie", &format!("fb_signin={login}"))],
+            Some(body.into_bytes()),
+        )
+        .await
+        .unwrap()
+    }
+
+    /// Creates a user with `PASSWORD` through the API; returns the id.
+    pub async fn user(t: &TestServer, email: &str, role: &str, external: bool) -> String {
+        let u = t.post("/api/v1/users", json!({"email": email, "name": email, "role": role, "external": external, "password": PASSWORD})).await;
+        assert_eq!(u.status, 201, "{:?}", u.body);
+        u.body["id"].as_str().unwrap().to_string()
+    }
+}

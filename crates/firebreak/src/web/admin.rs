@@ -165,6 +165,21 @@ pub struct Change<'a> {
     pub after: Value,
 }
 
+impl<'a> Change<'a> {
+    /// A new object made by a console form: nothing before, the object after, its kind from the
+    /// action (`grant.create` → `grant`) and its id from the object.
+    pub fn created(action: &'a str, path: &'a str, after: Value) -> Self {
+        Change {
+            action,
+            object_kind: action.split('.').next().unwrap_or(action),
+            object_id: after.get("id").and_then(Value::as_str).map(str::to_string),
+            path,
+            before: Value::Null,
+            after,
+        }
+    }
+}
+
 pub async fn audit_change(state: &AppState, caller: &Caller, origin: &Origin, change: Change<'_>) {
     let entry = NewAuditEntry {
         at: state.clock.now(),

@@ -276,14 +276,7 @@ pub async fn create(
         }
     };
     forget_tokens(&s);
-    let change = Change {
-        action: "grant.create",
-        object_kind: "grant",
-        object_id: Some(grant.id.to_string()),
-        path: "/grants",
-        before: serde_json::Value::Null,
-        after: json!(grant),
-    };
+    let change = Change::created("grant.create", "/grants", json!(grant));
     audit_change(&s, &caller, &origin, change).await;
     see_other("/grants")
 }

@@ -202,14 +202,7 @@ pub async fn create(
             }
         }
     };
-    let change = Change {
-        action: "user.create",
-        object_kind: "user",
-        object_id: Some(user.id.to_string()),
-        path: "/users",
-        before: serde_json::Value::Null,
-        after: json!(user),
-    };
+    let change = Change::created("user.create", "/users", json!(user));
     audit_change(&s, &caller, &origin, change).await;
     see_other("/users")
 }

@@ -158,14 +158,7 @@ pub async fn create(
     };
     // Membership decides what managers and responders may touch: drop cached callers.
     forget_tokens(&s);
-    let change = Change {
-        action: "team.create",
-        object_kind: "team",
-        object_id: Some(team.id.to_string()),
-        path: "/teams",
-        before: serde_json::Value::Null,
-        after: json!(team),
-    };
+    let change = Change::created("team.create", "/teams", json!(team));
     audit_change(&s, &caller, &origin, change).await;
     see_other("/teams")
 }

@@ -264,14 +264,7 @@ pub async fn create(
         Ok(t) => t,
         Err(p) => return problem_page(p),
     };
-    let change = Change {
-        action: "token.create",
-        object_kind: "token",
-        object_id: Some(token.id.to_string()),
-        path: "/tokens",
-        before: serde_json::Value::Null,
-        after: json!(token),
-    };
+    let change = Change::created("token.create", "/tokens", json!(token));
     audit_change(&s, &caller, &origin, change).await;
     let mut names = HashMap::new();
     let who = match owner(&s, &mut names, &token).await {
